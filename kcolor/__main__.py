@@ -1,0 +1,3 @@
+from kcolor.cli import main
+
+main()

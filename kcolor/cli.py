@@ -1,0 +1,119 @@
+"""The ``kcolor`` command: ``kcolor SUBCOMMAND [flags]``.
+
+Subcommands:
+  colorize  colorize photos (files, folders, globs) at full resolution
+  evaluate  score a model against the gray baseline on colour photos
+  prior     measure the colour prior of a folder of photos
+  train   run a fit recipe (``kcolor train huber --data_dir=...``)
+
+``kcolor SUBCOMMAND --helpfull`` lists a subcommand's flags.
+"""
+
+import importlib
+import sys
+
+from absl import app, flags
+
+FLAGS = flags.FLAGS
+
+
+def _prior(argv):
+    from kcolor import prior
+
+    p = prior.measure(FLAGS.data_dir, FLAGS.grid, FLAGS.max_side, FLAGS.limit)
+    prior.save(p, FLAGS.output)
+    print(f"{FLAGS.output}: prior over {len(p)} bins of grid {FLAGS.grid!r}")
+
+
+def _define_prior_flags():
+    flags.DEFINE_string("data_dir", None, "Folder of colour photos.", required=True)
+    flags.DEFINE_enum("grid", "zhang", ["zhang", "seed23"], "ab grid.")
+    flags.DEFINE_string("output", "prior.npy", "Output .npy file.")
+    flags.DEFINE_integer("max_side", 128, "Downscale photos to this longest side first (0: no).")
+    flags.DEFINE_integer("limit", None, "Use only the first N photos.")
+
+
+def _train_main(name):
+    from kcolor import training
+
+    try:
+        recipe = importlib.import_module(f"recipes.{name}").RECIPE
+    except ModuleNotFoundError:
+        from recipes import NAMES
+
+        sys.exit(f"kcolor train: unknown recipe {name!r}; recipes: {', '.join(NAMES)}")
+    training.main(recipe)
+
+
+def _define_colorize_flags():
+    flags.DEFINE_string("output_dir", "colorized", "Where outputs go (mirrors the inputs' layout).")
+    flags.DEFINE_string("model", None, "Preset name or .keras file (default: the shipped model).")
+    flags.DEFINE_integer("size", None, "Working size the network sees (default: the model's).")
+    flags.DEFINE_float("temperature", None, "Annealed-mean temperature (default: the model's).")
+    flags.DEFINE_float("saturation", 1.0, "Multiply the predicted ab.")
+    flags.DEFINE_integer("batch_size", 8, "Photos per network batch.")
+    flags.DEFINE_bool("overwrite", False, "Replace existing outputs (default: skip them).")
+
+
+def _colorize(argv):
+    from kcolor import colorize_files
+
+    paths = argv[1:]
+    if not paths:
+        sys.exit("usage: kcolor colorize [flags] PATH...")
+    done, failed = colorize_files.run(
+        paths, FLAGS.output_dir, FLAGS.model, FLAGS.size, FLAGS.temperature,
+        FLAGS.saturation, FLAGS.batch_size, FLAGS.overwrite,
+    )
+    print(f"{done} colorized, {failed} failed")
+    sys.exit(1 if failed else 0)
+
+
+def _define_evaluate_flags():
+    flags.DEFINE_string("model", None, "Preset name or .keras file (default: the shipped model).")
+    flags.DEFINE_integer("size", None, "Centre crop side (default: the model's working size).")
+    flags.DEFINE_float("temperature", None, "Annealed-mean temperature (default: the model's).")
+    flags.DEFINE_integer("limit", None, "Use only the first N photos.")
+    flags.DEFINE_string("markdown", None, "Also write the table to this Markdown file.")
+
+
+def _evaluate(argv):
+    from kcolor import evaluate
+
+    if len(argv) != 2:
+        sys.exit("usage: kcolor evaluate [flags] FOLDER")
+    table = evaluate.run(argv[1], FLAGS.model, FLAGS.size, FLAGS.temperature, FLAGS.limit)
+    print(table)
+    if FLAGS.markdown:
+        with open(FLAGS.markdown, "w") as f:
+            f.write(table + "\n")
+
+
+COMMANDS = {
+    "evaluate": (_define_evaluate_flags, _evaluate),
+    "colorize": (_define_colorize_flags, _colorize),
+    "prior": (_define_prior_flags, _prior),
+}
+
+
+def main():
+    argv = sys.argv
+    if len(argv) < 2 or argv[1] in ("-h", "--help", "help") or argv[1].startswith("-"):
+        print(__doc__)
+        sys.exit(0 if len(argv) > 1 and argv[1] in ("-h", "--help", "help") else 2)
+    command = argv[1]
+    if command == "train":
+        if len(argv) < 3 or argv[2].startswith("-"):
+            sys.exit("usage: kcolor train RECIPE [flags]")
+        sys.argv = [f"kcolor train {argv[2]}"] + argv[3:]
+        return _train_main(argv[2])
+    if command not in COMMANDS:
+        sys.exit(f"kcolor: unknown command {command!r}\n{__doc__}")
+    define, run = COMMANDS[command]
+    define()
+    sys.argv = [f"kcolor {command}"] + argv[2:]
+    app.run(run)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,104 @@
+"""Colorizing photos at full resolution: the Python API behind ``kcolor colorize``.
+
+The network sees L at a working size (squashed to ``size`` x ``size``, the
+scale it was trained at); its ab is decoded (annealed mean), upsampled
+bilinearly to the photo's own size and joined with the photo's original L,
+so the output keeps every detail of the input's lightness.
+"""
+
+import os
+import tempfile
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from kcolor import color, decode, imageio, models, presets
+
+
+class Colorizer:
+    """Loads a model once and colorizes RGB arrays.
+
+    Args:
+      model: a preset name (default: the shipped ``small``), a ``.keras``
+        training model (L → logits or ab), or a Keras model object.
+      size: working size (default: the preset's training size, else 128).
+      temperature: annealed-mean temperature for classification models.
+      saturation: ab gain (1 = as predicted).
+    """
+
+    def __init__(self, model=None, size=None, temperature=None, saturation=1.0):
+        import keras
+
+        cfg = {}
+        if model is None or (isinstance(model, str) and model in presets.names()):
+            model, cfg = presets.load(model or presets.DEFAULT)
+        elif isinstance(model, str):
+            if not os.path.exists(model):
+                raise FileNotFoundError(f"{model}: no such model file or preset")
+            model = keras.models.load_model(model, compile=False)
+        self.size = int(size or cfg.get("size", 128))
+        if self.size % models.STRIDE_MULTIPLE:
+            raise ValueError(f"--size {self.size} must be divisible by {models.STRIDE_MULTIPLE}")
+        t = cfg.get("temperature", 0.38) if temperature is None else temperature
+        self.inference = decode.build_inference_model(model, t, saturation)
+
+    def predict_ab(self, L_batch):
+        """ab [B, s, s, 2] for L [B, s, s, 1] at the working size."""
+        return np.asarray(self.inference.predict_on_batch(np.asarray(L_batch, np.float32)))
+
+    def colorize(self, rgb_images):
+        """Colorizes a list of uint8 RGB arrays (any sizes); returns uint8 RGB."""
+        Ls = [color.rgb_to_lab(im.astype(np.float32) / 255.0, np)[..., :1] for im in rgb_images]
+        small = np.stack([_resize(L, self.size, self.size) for L in Ls])
+        abs_ = self.predict_ab(small)
+        out = []
+        for L, ab in zip(Ls, abs_):
+            ab_full = _resize(ab, L.shape[0], L.shape[1])
+            rgb = color.lab_to_rgb(np.concatenate([L, ab_full], -1), np)
+            out.append(np.round(rgb * 255).astype(np.uint8))
+        return out
+
+
+def _resize(x, h, w):
+    """Bilinear resize of float [H, W, C] to [h, w, C], channel by channel."""
+    chans = [
+        np.asarray(Image.fromarray(x[..., c].astype(np.float32), "F").resize((w, h), Image.BILINEAR))
+        for c in range(x.shape[-1])
+    ]
+    return np.stack(chans, -1)
+
+
+FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".tif": "TIFF", ".tiff": "TIFF",
+           ".webp": "WEBP", ".bmp": "BMP"}
+
+
+def read_photo(path):
+    """(RGB uint8, alpha uint8 or None) with EXIF orientation applied."""
+    rgb = imageio.read_rgb(path)
+    alpha = None
+    with Image.open(path) as im:
+        if "A" in im.getbands():
+            alpha = np.asarray(ImageOps.exif_transpose(im).getchannel("A"))
+    return rgb, alpha
+
+
+def write_atomic(rgb, alpha, path):
+    """Saves to ``path`` via a temporary file and rename: never a partial file."""
+    ext = os.path.splitext(path)[1].lower()
+    fmt = FORMATS.get(ext)
+    if fmt is None:
+        raise ValueError(f"{path}: unsupported output format {ext!r}")
+    im = Image.fromarray(rgb)
+    if alpha is not None and fmt in ("PNG", "TIFF", "WEBP"):
+        im.putalpha(Image.fromarray(alpha))
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".kcolor-", suffix=ext, dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            im.save(f, format=fmt, **({"quality": 95} if fmt == "JPEG" else {}))
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise

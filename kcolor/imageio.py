@@ -1,0 +1,27 @@
+"""Reading photos as people have them, with Pillow."""
+
+import numpy as np
+from PIL import Image, ImageOps
+
+EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif")
+
+
+class ImageReadError(ValueError):
+    """A file that is not a readable image; str() is 'PATH: reason'."""
+
+
+def read_rgb(path):
+    """Decodes ``path`` to uint8 RGB [h, w, 3], EXIF orientation applied.
+
+    Raises:
+      ImageReadError: with the message ``PATH: reason``.
+    """
+    try:
+        with Image.open(path) as im:
+            im = ImageOps.exif_transpose(im)
+            if im.mode in ("I;16", "I;16B", "I;16L", "I"):
+                im = Image.fromarray((np.asarray(im, np.float64) / 257.0).clip(0, 255).astype(np.uint8))
+            return np.asarray(im.convert("RGB"))
+    except (OSError, ValueError, Image.DecompressionBombError, SyntaxError) as e:
+        reason = str(e) or type(e).__name__
+        raise ImageReadError(f"{path}: {reason}") from e

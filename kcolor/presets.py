@@ -1,0 +1,55 @@
+"""Shipped, trained models by name (as keras-hub presets).
+
+A preset is ``assets/presets/<name>.json`` (architecture: head, width, grid,
+working size, temperature, how it was trained) beside ``<name>.npz`` (weights
+stored as float16 to keep the package small; loaded back as float32).
+``save_preset`` writes one from a trained model; ``load`` rebuilds it.
+"""
+
+import json
+import os
+import tempfile
+
+import numpy as np
+
+from kcolor import models
+
+PRESET_DIR = os.path.join(os.path.dirname(__file__), "assets", "presets")
+DEFAULT = "small"
+
+
+def names():
+    if not os.path.isdir(PRESET_DIR):
+        return []
+    return sorted(f[:-5] for f in os.listdir(PRESET_DIR) if f.endswith(".json"))
+
+
+def config(name=DEFAULT):
+    path = os.path.join(PRESET_DIR, f"{name}.json")
+    if not os.path.exists(path):
+        raise ValueError(f"unknown preset {name!r}; shipped presets: {', '.join(names()) or 'none'}")
+    with open(path) as f:
+        return json.load(f)
+
+
+def load(name=DEFAULT):
+    """The preset's training model (L → low-resolution prediction) and its config."""
+    cfg = config(name)
+    model = models.build_colorizer(cfg["head"], cfg["width"], cfg["grid"], name=name)
+    with np.load(os.path.join(PRESET_DIR, f"{name}.npz")) as f:
+        model.set_weights([f[f"w{i}"].astype(np.float32) for i in range(len(f.files))])
+    return model, cfg
+
+
+def save_preset(model, name, head, width, grid, size, temperature=0.38, **info):
+    """Writes ``<name>.json`` and ``<name>.npz`` (float16) to ``PRESET_DIR``."""
+    os.makedirs(PRESET_DIR, exist_ok=True)
+    weights = {f"w{i}": w.astype(np.float16) for i, w in enumerate(model.get_weights())}
+    fd, tmp = tempfile.mkstemp(suffix=".npz", dir=PRESET_DIR)
+    with os.fdopen(fd, "wb") as f:
+        np.savez_compressed(f, **weights)
+    os.replace(tmp, os.path.join(PRESET_DIR, f"{name}.npz"))
+    cfg = dict(head=head, width=width, grid=grid, size=size, temperature=temperature, **info)
+    with open(os.path.join(PRESET_DIR, f"{name}.json"), "w") as f:
+        json.dump(cfg, f, indent=1)
+    return cfg

@@ -1,0 +1,155 @@
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from PIL import Image  # noqa: E402
+
+
+@pytest.fixture
+def photo_dir(tmp_path):
+    """A folder of 10 small, smooth, coloured JPEG/PNG photos plus one broken file."""
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "photos"
+    (folder / "sub").mkdir(parents=True)
+    yy, xx = np.mgrid[0:48, 0:40] / 48.0
+    for i in range(10):
+        c = rng.uniform(0, 1, (3, 3))
+        img = np.stack([c[k, 0] + c[k, 1] * yy + c[k, 2] * xx for k in range(3)], -1)
+        img = (np.clip(img / img.max(), 0, 1) * 255).astype(np.uint8)
+        ext = "png" if i % 2 else "jpg"
+        where = folder / "sub" if i < 3 else folder
+        Image.fromarray(img).save(where / f"photo{i}.{ext}")
+    (folder / "broken.jpg").write_bytes(b"this is not a jpeg")
+    return folder
+
+
+# ---------------------------------------------------------------------------
+# Shared helpers. Import them in a test module with ``from conftest import ...``
+# (pytest puts this folder on sys.path).
+# ---------------------------------------------------------------------------
+
+import json  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+
+# sRGB -> Lab of the primaries (D65, Xn = 0.95047, Zn = 1.08883), from the
+# textbook formulas; rgb in [0, 1], Lab as (L, a, b).
+KNOWN_COLOURS = {
+    "white": ((1.0, 1.0, 1.0), (100.0, 0.0, 0.0)),
+    "black": ((0.0, 0.0, 0.0), (0.0, 0.0, 0.0)),
+    "red": ((1.0, 0.0, 0.0), (53.2408, 80.0925, 67.2032)),
+    "green": ((0.0, 1.0, 0.0), (87.7347, -86.1827, 83.1793)),
+    "blue": ((0.0, 0.0, 1.0), (32.2970, 79.1875, -107.8602)),
+}
+
+_REF_M = np.array(
+    [
+        [0.4124564, 0.3575761, 0.1804375],
+        [0.2126729, 0.7151522, 0.0721750],
+        [0.0193339, 0.1191920, 0.9503041],
+    ]
+)
+_REF_WHITE = np.array([0.95047, 1.0, 1.08883])
+_DELTA = 6.0 / 29.0
+
+
+def ref_rgb_to_lab(rgb):
+    """Independent float64 sRGB [0, 1] -> CIE Lab (D65), written from the CIE
+    definitions; shares no code with kcolor."""
+    c = np.asarray(rgb, np.float64)
+    lin = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    xyz = lin @ _REF_M.T / _REF_WHITE
+    f = np.where(xyz > _DELTA**3, np.cbrt(xyz), xyz / (3 * _DELTA**2) + 4.0 / 29.0)
+    L = 116.0 * f[..., 1] - 16.0
+    a = 500.0 * (f[..., 0] - f[..., 1])
+    b = 200.0 * (f[..., 1] - f[..., 2])
+    return np.stack([L, a, b], -1)
+
+
+def ref_lab_to_rgb(lab):
+    """Independent float64 CIE Lab (D65) -> sRGB, linear RGB clipped to [0, 1]."""
+    lab = np.asarray(lab, np.float64)
+    fy = (lab[..., 0] + 16.0) / 116.0
+    f = np.stack([fy + lab[..., 1] / 500.0, fy, fy - lab[..., 2] / 200.0], -1)
+    xyz = np.where(f > _DELTA, f**3, 3 * _DELTA**2 * (f - 4.0 / 29.0)) * _REF_WHITE
+    lin = np.clip(xyz @ np.linalg.inv(_REF_M).T, 0.0, 1.0)
+    srgb = np.where(lin <= 0.0031308, 12.92 * lin, 1.055 * lin ** (1 / 2.4) - 0.055)
+    return np.clip(srgb, 0.0, 1.0)
+
+
+def np_softmax(x, axis=-1):
+    x = np.asarray(x, np.float64)
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def np_log_softmax(x, axis=-1):
+    x = np.asarray(x, np.float64)
+    m = x.max(axis=axis, keepdims=True)
+    return x - m - np.log(np.exp(x - m).sum(axis=axis, keepdims=True))
+
+
+def brute_sq_dist(ab, centres):
+    """[..., Q] squared distances from ab [..., 2] to every centre, float64."""
+    ab = np.asarray(ab, np.float64)[..., None, :]
+    return np.sum((ab - np.asarray(centres, np.float64)) ** 2, -1)
+
+
+def ref_soft_encode(ab, centres, k=5, sigma=5.0):
+    """Gaussian weights exp(-d^2 / (2 sigma^2)) over the k nearest centres,
+    normalised; 0 elsewhere (float64, brute force)."""
+    d2 = brute_sq_dist(ab, centres)
+    idx = np.argsort(d2, axis=-1)[..., :k]
+    w = np.zeros_like(d2)
+    np.put_along_axis(w, idx, np.exp(-np.take_along_axis(d2, idx, -1) / (2 * sigma**2)), -1)
+    return w / w.sum(-1, keepdims=True)
+
+
+def to_np(x):
+    import keras
+
+    return np.asarray(keras.ops.convert_to_numpy(x))
+
+
+def keras_roundtrip(model, tmp_path, name="model.keras"):
+    """Saves ``model`` as .keras and loads it back."""
+    import keras
+
+    path = str(tmp_path / name)
+    model.save(path)
+    return keras.models.load_model(path)
+
+
+def run_python(args, env=None, timeout=600, cwd=None):
+    """Runs ``python ARGS`` with this interpreter; returns the CompletedProcess,
+    failing the test with the captured output if it exits non-zero."""
+    full_env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})}
+    proc = subprocess.run(
+        [sys.executable, *args], env=full_env, capture_output=True, text=True,
+        timeout=timeout, cwd=cwd,
+    )
+    if proc.returncode != 0:
+        pytest.fail(f"python {' '.join(args)} exited {proc.returncode}\n"
+                    f"stdout:\n{proc.stdout[-4000:]}\nstderr:\n{proc.stderr[-4000:]}")
+    return proc
+
+
+def last_json_line(stdout):
+    """The last line of ``stdout`` that parses as a JSON object."""
+    for line in reversed(stdout.strip().splitlines()):
+        line = line.strip()
+        if line.startswith("{"):
+            return json.loads(line)
+    raise AssertionError(f"no JSON line in output:\n{stdout[-2000:]}")
+
+
+
+def pytest_configure(config):
+    # Keras' TF backend converts tensors with np.array(x, copy=False) internally.
+    config.addinivalue_line(
+        "filterwarnings",
+        "ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning",
+    )

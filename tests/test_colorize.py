@@ -1,0 +1,95 @@
+"""The Python colorize API and ``kcolor colorize`` / ``kcolor evaluate``."""
+
+import hashlib
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+from PIL import Image
+
+from kcolor import color, colorize, colorize_files, models
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    keras.utils.set_random_seed(0)
+    m = models.build_colorizer("classification", 0.125)
+    path = tmp_path_factory.mktemp("model") / "tiny.keras"
+    m.save(path)
+    return str(path)
+
+
+def sha(path):
+    return hashlib.sha256(open(path, "rb").read()).hexdigest()
+
+
+def test_output_keeps_size_and_lightness(tiny_model):
+    rng = np.random.default_rng(0)
+    photo = rng.integers(0, 256, (37, 53, 3), np.uint8)
+    out, = colorize.Colorizer(tiny_model, size=32).colorize([photo])
+    assert out.shape == photo.shape and out.dtype == np.uint8
+    L_in = color.rgb_to_lab(photo / 255.0, np)[..., 0]
+    L_out = color.rgb_to_lab(out / 255.0, np)[..., 0]
+    # Same lightness up to 8-bit rounding and gamut clipping.
+    assert np.median(np.abs(L_in - L_out)) < 1.0
+
+
+def test_colorize_folder(tiny_model, photo_dir, tmp_path):
+    before = {p: sha(p) for p in photo_dir.rglob("*") if p.is_file()}
+    out = tmp_path / "out"
+    done, failed = colorize_files.run([str(photo_dir)], str(out), tiny_model, size=32,
+                                      progress=False)
+    assert (done, failed) == (10, 1)  # broken.jpg fails, the rest go on
+    assert (out / "sub" / "photo0.jpg").exists() and (out / "photo3.png").exists()
+    with Image.open(out / "photo3.png") as im, Image.open(photo_dir / "photo3.png") as src:
+        assert im.size == src.size and im.mode == "RGB"
+    assert before == {p: sha(p) for p in photo_dir.rglob("*") if p.is_file()}
+    assert not list(out.rglob(".kcolor-*"))  # no temporary files left
+    # A second run skips finished outputs.
+    assert colorize_files.run([str(photo_dir)], str(out), tiny_model, size=32,
+                              progress=False) == (0, 1)
+
+
+def test_refuses_to_overwrite_an_input(tiny_model, photo_dir):
+    before = sha(photo_dir / "photo3.png")
+    done, failed = colorize_files.run([str(photo_dir / "photo3.png")], str(photo_dir),
+                                      tiny_model, size=32, progress=False, overwrite=True)
+    assert (done, failed) == (0, 1)
+    assert sha(photo_dir / "photo3.png") == before
+
+
+def test_alpha_is_kept(tiny_model, tmp_path):
+    rgba = np.zeros((16, 24, 4), np.uint8)
+    rgba[..., :3] = 120
+    rgba[..., 3] = np.arange(24, dtype=np.uint8)[None] * 10
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "a.png")
+    colorize_files.run([str(tmp_path / "a.png")], str(tmp_path / "o"), tiny_model, size=32,
+                       progress=False)
+    with Image.open(tmp_path / "o" / "a.png") as im:
+        assert im.mode == "RGBA"
+        np.testing.assert_array_equal(np.asarray(im)[..., 3], rgba[..., 3])
+
+
+def test_cli_reports_bad_file_and_exit_status(tiny_model, photo_dir, tmp_path):
+    cmd = [sys.executable, "-m", "kcolor", "colorize", f"--model={tiny_model}", "--size=32",
+           f"--output_dir={tmp_path / 'o'}", str(photo_dir)]
+    r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 1
+    assert f"{photo_dir / 'broken.jpg'}: cannot identify image file" in r.stderr
+    assert "10 colorized, 1 failed" in r.stdout
+
+
+def test_cli_evaluate_prints_model_and_gray(tiny_model, photo_dir, tmp_path):
+    cmd = [sys.executable, "-m", "kcolor", "evaluate", f"--model={tiny_model}", "--size=32",
+           f"--markdown={tmp_path / 't.md'}", str(photo_dir)]
+    r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    table = (tmp_path / "t.md").read_text()
+    assert "| model |" in table and "| gray (ab = 0) |" in table
+    gray_row = [l for l in table.splitlines() if l.startswith("| gray")][0]
+    assert float(gray_row.split("|")[5]) < 0.01  # gray colourfulness is 0

@@ -1,0 +1,92 @@
+"""Every recipe runs end to end on a tiny folder, and a killed run resumes."""
+
+import csv
+import importlib
+import os
+import subprocess
+import sys
+
+import keras
+import pytest
+
+import recipes
+from kcolor import training
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def tiny_config(photo_dir, out, epochs=1):
+    return training.TrainConfig(
+        data_dir=str(photo_dir), output_dir=str(out), epochs=epochs, steps_per_epoch=2,
+        batch_size=2, crop_size=32, width=0.125, val_size=32, seed=0,
+    )
+
+
+def read_log(path):
+    with open(path) as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.mark.parametrize("name", recipes.NAMES)
+def test_recipe_runs_and_writes_outputs(name, photo_dir, tmp_path):
+    recipe = importlib.import_module(f"recipes.{name}").RECIPE
+    out = tmp_path / name
+    history = training.train(recipe, tiny_config(photo_dir, out))
+    for f in ("best.keras", "last.keras", "log.csv", "curves.png", "config.json"):
+        assert (out / f).stat().st_size > 0, f
+    row = read_log(out / "log.csv")[0]
+    for k in ("loss", "val_psnr", "val_ssim", "val_auc", "val_colorfulness", "gray_psnr"):
+        assert float(row[k]) == pytest.approx(float(row[k]))  # a number, not NaN
+    assert float(row["gray_colorfulness"]) < 1e-3  # ab = 0 is gray
+    assert float(row["true_colorfulness"]) > 10  # the photos are colourful
+    assert history.history["loss"][0] > 0
+    model = keras.models.load_model(out / "best.keras")
+    assert model.name == name
+
+
+class _Killed(Exception):
+    pass
+
+
+class _KillAtEpoch(keras.callbacks.Callback):
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.epoch:
+            raise _Killed()
+
+
+def test_killed_run_resumes_from_last_epoch(photo_dir, tmp_path, monkeypatch):
+    recipe = importlib.import_module("recipes.huber").RECIPE
+    out = tmp_path / "run"
+    real_fit = keras.Model.fit
+
+    def fit_killed_at_epoch_2(self, *args, callbacks=(), **kwargs):
+        return real_fit(self, *args, callbacks=[*callbacks, _KillAtEpoch(2)], **kwargs)
+
+    monkeypatch.setattr(keras.Model, "fit", fit_killed_at_epoch_2)
+    with pytest.raises(_Killed):
+        training.train(recipe, tiny_config(photo_dir, out, epochs=3))
+    assert [r["epoch"] for r in read_log(out / "log.csv")] == ["0", "1"]
+    assert (out / "backup").is_dir()
+
+    monkeypatch.setattr(keras.Model, "fit", real_fit)
+    history = training.train(recipe, tiny_config(photo_dir, out, epochs=3))
+    assert len(history.history["loss"]) == 1  # only the missing epoch ran
+    assert [r["epoch"] for r in read_log(out / "log.csv")] == ["0", "1", "2"]
+    assert not (out / "backup").exists()  # removed once the run finished
+
+
+def test_recipe_command_line(photo_dir, tmp_path):
+    out = tmp_path / "cli"
+    cmd = [sys.executable, "-m", "kcolor", "train", "l1", f"--data_dir={photo_dir}",
+           f"--output_dir={out}", "--epochs=1", "--steps_per_epoch=1", "--batch_size=2",
+           "--crop_size=32", "--val_size=32", "--width=0.125"]
+    r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert (out / "best.keras").exists() and (out / "curves.png").exists()
+    r = subprocess.run([sys.executable, "-m", "kcolor", "train", "nope"], cwd=ROOT,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode != 0 and "unknown recipe 'nope'" in r.stderr
