@@ -37,7 +37,8 @@ def in_gamut_bins(grid_size=10, levels=256):
       (centres [Q, 2] float32 sorted by (a, b), example_rgb [Q, 3] uint8):
       for each bin one sRGB colour whose ab lies inside it.
     """
-    v = np.linspace(0.0, 1.0, levels)
+    # Sampled on the 8-bit lattice, so the uint8 examples are the colours tested.
+    v = np.unique(np.round(np.linspace(0.0, 255.0, levels))) / 255.0
     g, b = np.meshgrid(v, v, indexing="ij")
     found = {}
     for r in v:
@@ -85,13 +86,15 @@ class AbGrid:
         xp = keras.ops if xp is None else xp
         return xp.argmin(self._sq_dist(ab, xp), axis=-1)
 
-    def soft_encode(self, ab, xp=None):
+    def soft_encode(self, ab):
         """Soft-encodes ab [..., 2] onto its ``neighbors`` nearest bins.
 
         Weights are a Gaussian of the distance (std ``sigma``), normalised to
-        sum to 1; all other bins get 0. Returns [..., Q].
+        sum to 1; all other bins get 0. Returns [..., Q] (``keras.ops``).
+        Bins exactly as far as the k-th nearest share in the weight too, so
+        an ab exactly between bins (a measure-zero case) spreads over more.
         """
-        xp = keras.ops if xp is None else xp
+        xp = keras.ops
         d2 = self._sq_dist(ab, xp)
         kth = -xp.top_k(-d2, self.neighbors)[0][..., -1:]  # k-th smallest
         dmin = xp.min(d2, axis=-1, keepdims=True)
@@ -99,14 +102,14 @@ class AbGrid:
         w = xp.where(d2 <= kth, w, 0.0)
         return w / xp.sum(w, axis=-1, keepdims=True)
 
-    def annealed_mean(self, logits, temperature=0.38, xp=None):
+    def annealed_mean(self, logits, temperature=0.38):
         """Annealed-mean point estimate of ab from bin logits [..., Q].
 
         f_T(z) = exp(log z / T) / sum(...), i.e. softmax(logits / T); the
         result is sum_q f_T(z)_q * centre_q. T = 1 gives the mean of the
         distribution, T -> 0 its mode (T = 0 is taken as the mode).
         """
-        xp = keras.ops if xp is None else xp
+        xp = keras.ops
         if temperature <= 0:
             p = xp.one_hot(xp.argmax(logits, axis=-1), self.num_bins)
         else:
@@ -117,6 +120,7 @@ class AbGrid:
         """Prior smoothed with the Gaussian of std ``sigma`` over ab."""
         d2 = np.sum((self.centres[:, None] - self.centres[None]) ** 2, -1)
         k = np.exp(-d2 / (2 * self.sigma**2))
+        k /= k.sum(axis=1, keepdims=True)  # a uniform prior stays uniform
         p = k @ np.asarray(prior, np.float64)
         return p / p.sum()
 

@@ -30,7 +30,7 @@ def _define_prior_flags():
     flags.DEFINE_enum("grid", "zhang", ["zhang", "seed23"], "ab grid.")
     flags.DEFINE_string("output", "prior.npy", "Output .npy file.")
     flags.DEFINE_integer("max_side", 128, "Downscale photos to this longest side first (0: no).")
-    flags.DEFINE_integer("limit", None, "Use only the first N photos.")
+    flags.DEFINE_integer("limit", None, "Use only N photos, spread evenly over the folder.")
 
 
 def _train_main(name):
@@ -73,7 +73,7 @@ def _define_evaluate_flags():
     flags.DEFINE_string("model", None, "Preset name or .keras file (default: the shipped model).")
     flags.DEFINE_integer("size", None, "Centre crop side (default: the model's working size).")
     flags.DEFINE_float("temperature", None, "Annealed-mean temperature (default: the model's).")
-    flags.DEFINE_integer("limit", None, "Use only the first N photos.")
+    flags.DEFINE_integer("limit", None, "Use only N photos, spread evenly over the folder.")
     flags.DEFINE_string("markdown", None, "Also write the table to this Markdown file.")
 
 

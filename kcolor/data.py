@@ -36,6 +36,13 @@ def list_images(folder):
     return sorted(paths)
 
 
+def spread(paths, limit):
+    """``limit`` paths spread evenly over ``paths`` (all of them if None)."""
+    if not limit or limit >= len(paths):
+        return paths
+    return [paths[i * len(paths) // limit] for i in range(limit)]
+
+
 def _decode_or_empty(path):
     path = path.decode() if isinstance(path, bytes) else str(path)
     try:
@@ -102,9 +109,10 @@ def training_dataset(folder, batch_size=16, crop_size=128, shuffle=True, repeat=
 
 
 def validation_dataset(folder, size=128, batch_size=32, limit=None):
-    """Batched (L, RGB) at ``size`` x ``size`` (centre crop), in file order."""
+    """Batched (L, RGB) at ``size`` x ``size`` (centre crop), in file order;
+    ``limit`` photos spread evenly over the folder."""
     _check_size(size)
-    paths = list_images(folder)[:limit]
+    paths = spread(list_images(folder), limit)
     ds = tf.data.Dataset.from_tensor_slices(paths).map(_decode, num_parallel_calls=AUTOTUNE)
     ds = ds.filter(_is_valid).map(lambda im: _val_example(im, size), num_parallel_calls=AUTOTUNE)
     return ds.batch(batch_size).prefetch(AUTOTUNE)

@@ -35,7 +35,7 @@ def _ab_of(paths, max_side):
 def measure(folder, grid="zhang", max_side=128, limit=None, progress=True):
     """Bin probabilities [Q] measured on the photos below ``folder``."""
     g = bins.get_grid(grid)
-    paths = data.list_images(folder)[:limit]
+    paths = data.spread(data.list_images(folder), limit)
     it = _ab_of(paths, max_side)
     if progress:
         import keras

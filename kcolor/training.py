@@ -148,7 +148,7 @@ def define_flags(recipe):
     flags.DEFINE_float("width", d.width, "Channel multiplier (0.25 ≈ 2 M parameters).")
     flags.DEFINE_float("learning_rate", d.learning_rate, "Initial Adam learning rate.")
     flags.DEFINE_integer("val_size", d.val_size, "Side of the validation centre crops.")
-    flags.DEFINE_integer("val_limit", None, "Use only the first N validation photos.")
+    flags.DEFINE_integer("val_limit", None, "Use only N validation photos, spread evenly.")
     flags.DEFINE_enum("strategy", d.strategy, ["default", "mirrored"],
                       "mirrored: tf.distribute.MirroredStrategy over local GPUs.")
     flags.DEFINE_integer("seed", None, "Shuffle seed.")

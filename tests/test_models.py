@@ -1,0 +1,118 @@
+"""Colorizer networks and the decoding into full-resolution ab."""
+
+import numpy as np
+import pytest
+from conftest import KNOWN_COLOURS, keras_roundtrip, np_softmax, to_np
+
+from kcolor import bins, decode, models
+
+WIDTH = 0.125
+
+
+@pytest.fixture(scope="module")
+def L_batch():
+    return np.random.default_rng(0).uniform(0, 100, (2, 32, 48, 1)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def classifier():
+    return models.build_colorizer("classification", WIDTH, "zhang")
+
+
+@pytest.mark.parametrize("grid", ["zhang", "seed23"])
+@pytest.mark.parametrize("head", models.HEADS)
+def test_output_shapes(head, grid, L_batch):
+    model = models.build_colorizer(head, WIDTH, grid)
+    out = to_np(model(L_batch))
+    channels = bins.get_grid(grid).num_bins if head == "classification" else 2
+    assert out.shape == (2, 32 // 4, 48 // 4, channels)
+    assert np.all(np.isfinite(out))
+    assert model.name == f"colorizer_{head}"
+
+
+def test_parameter_count_at_width_025():
+    model = models.build_colorizer("classification", 0.25, "zhang")
+    assert model.count_params() == 2_030_453  # measured; a regression guard
+
+
+def test_unknown_head_raises():
+    with pytest.raises(ValueError, match="unknown head"):
+        models.build_colorizer("segmentation", WIDTH)
+
+
+def test_keras_file_round_trip_gives_identical_outputs(classifier, L_batch, tmp_path):
+    loaded = keras_roundtrip(classifier, tmp_path)
+    np.testing.assert_array_equal(to_np(loaded(L_batch)), to_np(classifier(L_batch)))
+
+
+def _constant_head(model, layer, bias):
+    """Sets a 1x1 head to output ``bias`` everywhere (kernel zero)."""
+    kernel, b = model.get_layer(layer).get_weights()
+    model.get_layer(layer).set_weights([np.zeros_like(kernel), np.asarray(bias, b.dtype)])
+
+
+def test_regression_head_outputs_ab_units(L_batch):
+    model = models.build_colorizer("regression", WIDTH)
+    _constant_head(model, "ab_normalized", [0.5, -0.25])
+    out = to_np(model(L_batch))
+    np.testing.assert_allclose(out[..., 0], 55.0, rtol=1e-6)  # 0.5 * 110
+    np.testing.assert_allclose(out[..., 1], -27.5, rtol=1e-6)  # -0.25 * 110
+
+
+def test_inference_model_decodes_a_sure_bin_at_full_size(L_batch):
+    model = models.build_colorizer("classification", WIDTH, "zhang")
+    grid = bins.get_grid("zhang")
+    q = int(np.flatnonzero(np.all(grid.centres == np.float32([40, -30]), -1))[0])
+    bias = np.zeros(grid.num_bins)
+    bias[q] = 30.0  # softmax(logits / 0.38) is one-hot on q
+    _constant_head(model, "logits", bias)
+    inference = decode.build_inference_model(model)
+    ab = to_np(inference(L_batch))
+    assert ab.shape == (2, 32, 48, 2)
+    np.testing.assert_allclose(ab, np.broadcast_to([40.0, -30.0], ab.shape), atol=1e-3)
+    # Saturation multiplies ab.
+    ab = to_np(decode.build_inference_model(model, saturation=1.5)(L_batch))
+    np.testing.assert_allclose(ab, np.broadcast_to([60.0, -45.0], ab.shape), atol=1e-3)
+
+
+def test_inference_model_on_a_regression_head(L_batch):
+    model = models.build_colorizer("regression", WIDTH)
+    _constant_head(model, "ab_normalized", [0.5, -0.25])
+    ab = to_np(decode.build_inference_model(model, temperature=0.01)(L_batch))
+    assert ab.shape == (2, 32, 48, 2)
+    np.testing.assert_allclose(ab, np.broadcast_to([55.0, -27.5], ab.shape), rtol=1e-5)
+
+
+def test_decode_ab_upsamples_bilinearly():
+    # A 1x2 ab map upsampled to 1x4 (half-pixel centres): 0, 0.25, 0.75, 1 of the step.
+    prediction = np.float32([[[[0.0, 0.0], [40.0, -40.0]]]])
+    L = np.zeros((1, 1, 4, 1), np.float32)
+    ab = to_np(decode.DecodeAb()(prediction, L))
+    np.testing.assert_allclose(ab[0, 0, :, 0], [0.0, 10.0, 30.0, 40.0], atol=1e-4)
+    np.testing.assert_allclose(ab[0, 0, :, 1], [0.0, -10.0, -30.0, -40.0], atol=1e-4)
+
+
+def test_decode_ab_temperature_survives_keras_file(L_batch, tmp_path):
+    model = models.build_colorizer("classification", WIDTH, "zhang")
+    bias = np.random.default_rng(1).normal(0, 1, 261).astype(np.float32)
+    _constant_head(model, "logits", bias)
+    inference = decode.build_inference_model(model, temperature=0.2, saturation=1.3)
+    loaded = keras_roundtrip(inference, tmp_path)
+    layer = loaded.get_layer("decode_ab")
+    assert isinstance(layer, decode.DecodeAb)
+    assert (layer.temperature, layer.saturation) == (0.2, 1.3)
+    got = to_np(loaded(L_batch))
+    np.testing.assert_allclose(got, to_np(inference(L_batch)), atol=1e-5)
+    # The loaded layer really decodes at T = 0.2: 1.3 * softmax(bias / 0.2) . centres.
+    expected = 1.3 * np_softmax(bias / 0.2) @ bins.get_grid("zhang").centres.astype(np.float64)
+    np.testing.assert_allclose(got, np.broadcast_to(expected, got.shape), atol=1e-3)
+    default = to_np(decode.build_inference_model(model, saturation=1.3)(L_batch))  # T = 0.38
+    assert np.abs(default - got).max() > 1.0
+
+
+def test_rgb_from_L_ab():
+    rgb, lab = KNOWN_COLOURS["red"]
+    L = np.float32([[[[lab[0]]]]])
+    ab = np.float32([[[lab[1:]]]])
+    np.testing.assert_allclose(to_np(decode.rgb_from_L_ab(L, ab))[0, 0, 0], rgb, atol=1e-3)
+    np.testing.assert_array_equal(to_np(decode.lab_from_L_ab(L, ab))[0, 0, 0], np.float32(lab))
