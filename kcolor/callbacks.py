@@ -82,6 +82,7 @@ def plot_learning_curves(csv_path, png_path, title=""):
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker  # noqa: F401
 
     if not os.path.exists(csv_path):
         return
@@ -107,6 +108,7 @@ def plot_learning_curves(csv_path, png_path, title=""):
                 ax.plot(epochs, col("true_colorfulness"), ":", color="green", label="ground truth")
         ax.set_title(name)
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         ax.legend(fontsize=7)
     fig.suptitle(title)
     fig.tight_layout()

@@ -3,6 +3,7 @@
 Subcommands:
   colorize  colorize photos (files, folders, globs) at full resolution
   evaluate  score a model against the gray baseline on colour photos
+  preset    turn a recipe run's checkpoint into a shipped preset
   prior     measure the colour prior of a folder of photos
   train   run a fit recipe (``kcolor train huber --data_dir=...``)
 
@@ -89,7 +90,22 @@ def _evaluate(argv):
             f.write(table + "\n")
 
 
+def _define_preset_flags():
+    flags.DEFINE_string("run_dir", None, "Output folder of a recipe run.", required=True)
+    flags.DEFINE_string("name", "small", "Preset name.")
+    flags.DEFINE_string("checkpoint", "best.keras", "Checkpoint file in run_dir.")
+    flags.DEFINE_float("temperature", None, "Annealed-mean temperature (default: the recipe's).")
+
+
+def _preset(argv):
+    from kcolor import presets
+
+    cfg = presets.from_run(FLAGS.run_dir, FLAGS.name, FLAGS.checkpoint, FLAGS.temperature)
+    print(f"preset {FLAGS.name!r} written to {presets.PRESET_DIR}: {cfg}")
+
+
 COMMANDS = {
+    "preset": (_define_preset_flags, _preset),
     "evaluate": (_define_evaluate_flags, _evaluate),
     "colorize": (_define_colorize_flags, _colorize),
     "prior": (_define_prior_flags, _prior),

@@ -97,6 +97,7 @@ def write_atomic(rgb, alpha, path):
     try:
         with os.fdopen(fd, "wb") as f:
             im.save(f, format=fmt, **({"quality": 95} if fmt == "JPEG" else {}))
+        os.chmod(tmp, imageio.umask_mode())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -25,3 +25,12 @@ def read_rgb(path):
     except (OSError, ValueError, Image.DecompressionBombError, SyntaxError) as e:
         reason = str(e) or type(e).__name__
         raise ImageReadError(f"{path}: {reason}") from e
+
+
+def umask_mode():
+    """The mode a normally created file gets (0o666 less the umask)."""
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask

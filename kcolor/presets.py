@@ -12,7 +12,7 @@ import tempfile
 
 import numpy as np
 
-from kcolor import models
+from kcolor import imageio, models
 
 PRESET_DIR = os.path.join(os.path.dirname(__file__), "assets", "presets")
 DEFAULT = "small"
@@ -48,8 +48,27 @@ def save_preset(model, name, head, width, grid, size, temperature=0.38, **info):
     fd, tmp = tempfile.mkstemp(suffix=".npz", dir=PRESET_DIR)
     with os.fdopen(fd, "wb") as f:
         np.savez_compressed(f, **weights)
+    os.chmod(tmp, imageio.umask_mode())
     os.replace(tmp, os.path.join(PRESET_DIR, f"{name}.npz"))
     cfg = dict(head=head, width=width, grid=grid, size=size, temperature=temperature, **info)
     with open(os.path.join(PRESET_DIR, f"{name}.json"), "w") as f:
         json.dump(cfg, f, indent=1)
     return cfg
+
+
+def from_run(run_dir, name, checkpoint="best.keras", temperature=None, **info):
+    """Makes preset ``name`` from a recipe run (its checkpoint and config.json)."""
+    import keras
+
+    from kcolor import training
+
+    with open(os.path.join(run_dir, "config.json")) as f:
+        run = json.load(f)
+    recipe = __import__(f"recipes.{run['recipe']}", fromlist=["RECIPE"]).RECIPE
+    model = keras.models.load_model(os.path.join(run_dir, checkpoint), compile=False)
+    cfg = dict(recipe=recipe.name, epochs=run["epochs"], steps_per_epoch=run["steps_per_epoch"],
+               batch_size=run["batch_size"], learning_rate=run["learning_rate"], **info)
+    return save_preset(
+        model, name, recipe.head, run["width"], recipe.grid, run["crop_size"],
+        recipe.temperature if temperature is None else temperature, **cfg,
+    )

@@ -52,4 +52,5 @@ def save(prior, path):
     fd, tmp = tempfile.mkstemp(suffix=".npy", dir=folder)
     with os.fdopen(fd, "wb") as f:
         np.save(f, np.asarray(prior, np.float32))
+    os.chmod(tmp, imageio.umask_mode())
     os.replace(tmp, path)

@@ -93,3 +93,17 @@ def test_cli_evaluate_prints_model_and_gray(tiny_model, photo_dir, tmp_path):
     assert "| model |" in table and "| gray (ab = 0) |" in table
     gray_row = [l for l in table.splitlines() if l.startswith("| gray")][0]
     assert float(gray_row.split("|")[5]) < 0.01  # gray colourfulness is 0
+
+
+def test_outputs_are_readable_by_others(tiny_model, photo_dir, tmp_path):
+    out = tmp_path / "perm"
+    colorize_files.run([str(photo_dir / "photo3.png")], str(out), tiny_model, size=32,
+                       progress=False)
+    mode = (out / "photo3.png").stat().st_mode & 0o777
+    assert mode == 0o666 & ~_umask()
+
+
+def _umask():
+    m = os.umask(0)
+    os.umask(m)
+    return m

@@ -1,0 +1,44 @@
+"""Presets: a recipe run becomes a small float16 preset that rebuilds the model."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from kcolor import presets, training
+import recipes.binned_ce
+
+
+@pytest.fixture
+def preset_dir(tmp_path, monkeypatch):
+    monkeypatch.setattr(presets, "PRESET_DIR", str(tmp_path / "presets"))
+    return tmp_path / "presets"
+
+
+def test_from_run_round_trip(photo_dir, tmp_path, preset_dir):
+    run = tmp_path / "run"
+    cfg = training.TrainConfig(data_dir=str(photo_dir), output_dir=str(run), epochs=1,
+                               steps_per_epoch=1, batch_size=2, crop_size=32, width=0.125,
+                               val_size=32)
+    training.train(recipes.binned_ce.RECIPE, cfg)
+    written = presets.from_run(str(run), "tiny", temperature=0.5)
+    assert written["head"] == "classification" and written["grid"] == "seed23"
+    assert written["size"] == 32 and written["temperature"] == 0.5
+    assert json.loads((preset_dir / "tiny.json").read_text())["recipe"] == "binned_ce"
+    assert presets.names() == ["tiny"]
+
+    model, loaded_cfg = presets.load("tiny")
+    original = keras.models.load_model(run / "best.keras", compile=False)
+    L = np.random.default_rng(0).uniform(0, 100, (1, 32, 32, 1)).astype("float32")
+    a, b = np.asarray(original(L)), np.asarray(model(L))
+    assert a.shape == b.shape == (1, 8, 8, 529)
+    # float16 weights: close to, not equal to, the float32 checkpoint.
+    np.testing.assert_allclose(a, b, atol=0.05 * np.abs(a).max())
+    with np.load(preset_dir / "tiny.npz") as f:
+        assert all(f[k].dtype == np.float16 for k in f.files)
+
+
+def test_unknown_preset_names_the_shipped_ones(preset_dir):
+    with pytest.raises(ValueError, match="unknown preset 'nope'"):
+        presets.config("nope")
