@@ -57,6 +57,7 @@ class ValidationMetrics(keras.callbacks.Callback):
         if self._gray is None:
             self._gray = {("gray_" + k if k in metrics.NAMES else k): v for k, v in gray.items()}
         logs.update({f"val_{k}": v for k, v in scores.items()})
+        logs["learning_rate"] = float(ops.convert_to_numpy(self.model.optimizer.learning_rate))
         logs.update(self._gray)
         print(
             "\n  val: " + "  ".join(f"{k} {v:.4g}" for k, v in scores.items())

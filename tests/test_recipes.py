@@ -35,9 +35,10 @@ def test_recipe_runs_and_writes_outputs(name, photo_dir, tmp_path):
     for f in ("best.keras", "last.keras", "log.csv", "curves.png", "config.json"):
         assert (out / f).stat().st_size > 0, f
     row = read_log(out / "log.csv")[0]
-    for k in ("loss", "val_psnr", "val_ssim", "val_auc", "val_colorfulness", "gray_psnr"):
+    for k in ("loss", "learning_rate", "val_psnr", "val_ssim", "val_auc", "val_colorfulness", "gray_psnr"):
         assert float(row[k]) == pytest.approx(float(row[k]))  # a number, not NaN
     assert float(row["gray_colorfulness"]) < 1e-3  # ab = 0 is gray
+    assert float(row["learning_rate"]) == pytest.approx(0.0)  # 2 steps: decayed to 0 at the end
     assert float(row["true_colorfulness"]) > 10  # the photos are colourful
     assert history.history["loss"][0] > 0
     model = keras.models.load_model(out / "best.keras")
@@ -90,3 +91,15 @@ def test_recipe_command_line(photo_dir, tmp_path):
     r = subprocess.run([sys.executable, "-m", "kcolor", "train", "nope"], cwd=ROOT,
                        capture_output=True, text=True, timeout=120)
     assert r.returncode != 0 and "unknown recipe 'nope'" in r.stderr
+
+
+def test_mirrored_strategy_flag(photo_dir, tmp_path):
+    """--strategy=mirrored builds and fits under tf.distribute.MirroredStrategy
+    (one CPU replica here; the two-replica comparison belongs to the scaling work)."""
+    out = tmp_path / "mirrored"
+    cmd = [sys.executable, "-m", "recipes.l2", f"--data_dir={photo_dir}", f"--output_dir={out}",
+           "--epochs=1", "--steps_per_epoch=1", "--batch_size=2", "--crop_size=32",
+           "--val_size=32", "--width=0.125", "--strategy=mirrored"]
+    r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert (out / "best.keras").exists()
