@@ -54,6 +54,9 @@ def _define_colorize_flags():
     flags.DEFINE_float("saturation", 1.0, "Multiply the predicted ab.")
     flags.DEFINE_integer("batch_size", 8, "Photos per network batch.")
     flags.DEFINE_bool("overwrite", False, "Replace existing outputs (default: skip them).")
+    flags.DEFINE_string("format", None, "Output format for every file (jpg, png, tiff, webp, "
+                        "bmp); default: each input's own.")
+    flags.DEFINE_bool("side_by_side", False, "Write gray | colour pairs.")
 
 
 def _colorize(argv):
@@ -62,10 +65,14 @@ def _colorize(argv):
     paths = argv[1:]
     if not paths:
         sys.exit("usage: kcolor colorize [flags] PATH...")
-    done, failed = colorize_files.run(
-        paths, FLAGS.output_dir, FLAGS.model, FLAGS.size, FLAGS.temperature,
-        FLAGS.saturation, FLAGS.batch_size, FLAGS.overwrite,
-    )
+    try:
+        done, failed = colorize_files.run(
+            paths, FLAGS.output_dir, FLAGS.model, FLAGS.size, FLAGS.temperature,
+            FLAGS.saturation, FLAGS.batch_size, FLAGS.overwrite, fmt=FLAGS.format,
+            pairs=FLAGS.side_by_side,
+        )
+    except (ValueError, FileNotFoundError) as e:
+        sys.exit(f"kcolor colorize: {e}")
     print(f"{done} colorized, {failed} failed")
     sys.exit(1 if failed else 0)
 

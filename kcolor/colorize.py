@@ -59,6 +59,12 @@ class Colorizer:
         return out
 
 
+def gray_rgb(rgb):
+    """The lightness of ``rgb`` (uint8) as a gray uint8 RGB image (a = b = 0)."""
+    lab = color.gray_lab(rgb.astype(np.float32) / 255.0, np)
+    return np.round(color.lab_to_rgb(lab, np) * 255).astype(np.uint8)
+
+
 def _resize(x, h, w):
     """Bilinear resize of float [H, W, C] to [h, w, C], channel by channel."""
     chans = [

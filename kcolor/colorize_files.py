@@ -28,21 +28,48 @@ def expand(paths):
     return found
 
 
-def output_path(rel, output_dir):
+def output_path(rel, output_dir, fmt=None):
+    """Output path for input ``rel``: same stem and format unless ``fmt`` (an extension)."""
     stem, ext = os.path.splitext(rel)
     ext = ext.lower() if ext.lower() in colorize.FORMATS else ".png"
+    if fmt:
+        ext = "." + fmt.lower().lstrip(".")
+        if ext not in colorize.FORMATS:
+            raise ValueError(f"unknown output format {fmt!r}: use one of "
+                             f"{', '.join(sorted(e[1:] for e in colorize.FORMATS))}")
     return os.path.join(output_dir, stem + ext)
 
 
+def is_colour(rgb, tolerance=3.0):
+    """True when the channels differ by more than ``tolerance`` levels on average."""
+    rgb = rgb.astype("int16")
+    spread = rgb.max(axis=-1) - rgb.min(axis=-1)
+    return float(spread.mean()) > tolerance
+
+
+def side_by_side(gray, colour):
+    import numpy as np
+
+    gap = np.full((gray.shape[0], 8, 3), 255, np.uint8)
+    return np.concatenate([gray, gap, colour], axis=1)
+
+
 def run(paths, output_dir, model=None, size=None, temperature=None, saturation=1.0,
-        batch_size=8, overwrite=False, progress=True):
-    """Colorizes ``paths``; returns (number colorized, number failed)."""
+        batch_size=8, overwrite=False, progress=True, fmt=None, pairs=False):
+    """Colorizes ``paths``; returns (number colorized, number failed).
+
+    ``fmt`` overrides the output format (an extension such as "png");
+    ``pairs`` writes gray | colour side by side instead of the colour photo.
+    Colour inputs are colorized from their lightness (a one-time note says so).
+    """
     import keras
 
-    jobs, failed = [], 0
-    inputs = {os.path.realpath(p) for p, _ in expand(paths)}
-    for src, rel in expand(paths):
-        dst = output_path(rel, output_dir)
+    output_path("check", output_dir, fmt)  # an unknown --format fails before any work
+    jobs, failed, noted_colour = [], 0, False
+    found = expand(paths)
+    inputs = {os.path.realpath(p) for p, _ in found}
+    for src, rel in found:
+        dst = output_path(rel, output_dir, fmt)
         if os.path.realpath(dst) in inputs:
             print(f"{src}: output {dst} would overwrite an input; refused", file=sys.stderr)
             failed += 1
@@ -65,10 +92,17 @@ def run(paths, output_dir, model=None, size=None, temperature=None, saturation=1
                       file=sys.stderr)
                 failed += 1
                 continue
+            if not noted_colour and is_colour(rgb):
+                print(f"\nnote: {src} is a colour photo; kcolor colorizes its lightness "
+                      "and ignores its colours (noted once)", file=sys.stderr)
+                noted_colour = True
             batch.append((src, dst, alpha))
             images.append(rgb)
         if images:
-            for (src, dst, alpha), out in zip(batch, colorizer.colorize(images)):
+            for (src, dst, alpha), rgb, out in zip(batch, images, colorizer.colorize(images)):
+                if pairs:
+                    gray = colorize.gray_rgb(rgb)
+                    out, alpha = side_by_side(gray, out), None
                 try:
                     colorize.write_atomic(out, alpha, dst)
                     done += 1
