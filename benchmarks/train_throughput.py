@@ -64,7 +64,7 @@ def _generated_photos():
 def main(argv):
     folder = FLAGS.data_dir if os.path.isdir(FLAGS.data_dir) else _generated_photos()
     print(f"cores: {os.cpu_count()}  tensorflow {tf.__version__}  batch {FLAGS.batch_size}")
-    print(f"| what | width | crop | params | images/s |\n|---|---|---|---|---|")
+    print("| what | width | crop | params | images/s |\n|---|---|---|---|---|")
     for size in map(int, FLAGS.sizes):
         rate = pipeline_rate(folder, size, FLAGS.batch_size)
         print(f"| tf.data pipeline alone | | {size} | | {rate:.1f} |", flush=True)

@@ -8,7 +8,6 @@ Defaults: the shipped model and three of the bundled sample photos.
 import os
 import sys
 
-import numpy as np
 from absl import app, flags
 from PIL import Image, ImageDraw
 

@@ -82,6 +82,7 @@ def _define_evaluate_flags():
     flags.DEFINE_integer("size", None, "Centre crop side (default: the model's working size).")
     flags.DEFINE_float("temperature", None, "Annealed-mean temperature (default: the model's).")
     flags.DEFINE_integer("limit", None, "Use only N photos, spread evenly over the folder.")
+    flags.DEFINE_float("saturation", 1.0, "Multiply the predicted ab.")
     flags.DEFINE_string("markdown", None, "Also write the table to this Markdown file.")
 
 
@@ -90,7 +91,8 @@ def _evaluate(argv):
 
     if len(argv) != 2:
         sys.exit("usage: kcolor evaluate [flags] FOLDER")
-    table = evaluate.run(argv[1], FLAGS.model, FLAGS.size, FLAGS.temperature, FLAGS.limit)
+    table = evaluate.run(argv[1], FLAGS.model, FLAGS.size, FLAGS.temperature, FLAGS.limit,
+                         FLAGS.saturation)
     print(table)
     if FLAGS.markdown:
         with open(FLAGS.markdown, "w") as f:

@@ -4,9 +4,9 @@
 from kcolor import callbacks, colorize, data, metrics
 
 
-def run(folder, model=None, size=None, temperature=None, limit=None):
+def run(folder, model=None, size=None, temperature=None, limit=None, saturation=1.0):
     """Returns a Markdown table of PSNR, SSIM, AuC and colourfulness."""
-    c = colorize.Colorizer(model, size, temperature)
+    c = colorize.Colorizer(model, size, temperature, saturation)
     ds = data.validation_dataset(folder, c.size, limit=limit)
     scores, gray = callbacks.evaluate_colorizer(c.inference, ds)
     return format_table({"model": scores, "gray (ab = 0)": gray}, gray["true_colorfulness"])

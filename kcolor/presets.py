@@ -58,13 +58,13 @@ def save_preset(model, name, head, width, grid, size, temperature=0.38, **info):
 
 def from_run(run_dir, name, checkpoint="best.keras", temperature=None, **info):
     """Makes preset ``name`` from a recipe run (its checkpoint and config.json)."""
-    import keras
+    import importlib
 
-    from kcolor import training
+    import keras
 
     with open(os.path.join(run_dir, "config.json")) as f:
         run = json.load(f)
-    recipe = __import__(f"recipes.{run['recipe']}", fromlist=["RECIPE"]).RECIPE
+    recipe = importlib.import_module(f"recipes.{run['recipe']}").RECIPE
     model = keras.models.load_model(os.path.join(run_dir, checkpoint), compile=False)
     cfg = dict(recipe=recipe.name, epochs=run["epochs"], steps_per_epoch=run["steps_per_epoch"],
                batch_size=run["batch_size"], learning_rate=run["learning_rate"], **info)

@@ -153,3 +153,16 @@ def pytest_configure(config):
         "filterwarnings",
         "ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning",
     )
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory):
+    """Path of an untrained width-0.125 classification model saved as .keras."""
+    import keras
+
+    from kcolor import models
+
+    keras.utils.set_random_seed(0)
+    path = tmp_path_factory.mktemp("model") / "tiny.keras"
+    models.build_colorizer("classification", 0.125).save(path)
+    return str(path)

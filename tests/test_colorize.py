@@ -5,23 +5,12 @@ import os
 import subprocess
 import sys
 
-import keras
 import numpy as np
-import pytest
 from PIL import Image
 
-from kcolor import color, colorize, colorize_files, models
+from kcolor import color, colorize, colorize_files
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    keras.utils.set_random_seed(0)
-    m = models.build_colorizer("classification", 0.125)
-    path = tmp_path_factory.mktemp("model") / "tiny.keras"
-    m.save(path)
-    return str(path)
 
 
 def sha(path):

@@ -8,20 +8,11 @@ on, and no input changes by a byte.
 import hashlib
 import io
 
-import keras
 import numpy as np
 import pytest
 from PIL import Image
 
-from kcolor import colorize_files, models
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    keras.utils.set_random_seed(0)
-    path = tmp_path_factory.mktemp("model") / "tiny.keras"
-    models.build_colorizer("classification", 0.125).save(path)
-    return str(path)
+from kcolor import colorize_files
 
 
 def gradient(h, w):
