@@ -3,6 +3,7 @@
 Subcommands:
   colorize  colorize photos (files, folders, globs) at full resolution
   evaluate  score a model against the gray baseline on colour photos
+  export    write a TF Serving SavedModel and TFLite files (export/ package)
   preset    turn a recipe run's checkpoint into a shipped preset
   prior     measure the colour prior of a folder of photos
   train   run a fit recipe (``kcolor train huber --data_dir=...``)
@@ -51,7 +52,7 @@ def _define_colorize_flags():
     flags.DEFINE_string("model", None, "Preset name or .keras file (default: the shipped model).")
     flags.DEFINE_integer("size", None, "Working size the network sees (default: the model's).")
     flags.DEFINE_float("temperature", None, "Annealed-mean temperature (default: the model's).")
-    flags.DEFINE_float("saturation", 1.0, "Multiply the predicted ab.")
+    flags.DEFINE_float("saturation", None, "Multiply the predicted ab (default: the model's).")
     flags.DEFINE_integer("batch_size", 8, "Photos per network batch.")
     flags.DEFINE_bool("overwrite", False, "Replace existing outputs (default: skip them).")
     flags.DEFINE_string("format", None, "Output format for every file (jpg, png, tiff, webp, "
@@ -82,7 +83,7 @@ def _define_evaluate_flags():
     flags.DEFINE_integer("size", None, "Centre crop side (default: the model's working size).")
     flags.DEFINE_float("temperature", None, "Annealed-mean temperature (default: the model's).")
     flags.DEFINE_integer("limit", None, "Use only N photos, spread evenly over the folder.")
-    flags.DEFINE_float("saturation", 1.0, "Multiply the predicted ab.")
+    flags.DEFINE_float("saturation", None, "Multiply the predicted ab (default: the model's).")
     flags.DEFINE_string("markdown", None, "Also write the table to this Markdown file.")
 
 
@@ -104,16 +105,31 @@ def _define_preset_flags():
     flags.DEFINE_string("name", "small", "Preset name.")
     flags.DEFINE_string("checkpoint", "best.keras", "Checkpoint file in run_dir.")
     flags.DEFINE_float("temperature", None, "Annealed-mean temperature (default: the recipe's).")
+    flags.DEFINE_float("saturation", 1.0, "ab gain the preset applies by default.")
 
 
 def _preset(argv):
     from kcolor import presets
 
-    cfg = presets.from_run(FLAGS.run_dir, FLAGS.name, FLAGS.checkpoint, FLAGS.temperature)
+    cfg = presets.from_run(FLAGS.run_dir, FLAGS.name, FLAGS.checkpoint, FLAGS.temperature,
+                           saturation=FLAGS.saturation)
     print(f"preset {FLAGS.name!r} written to {presets.PRESET_DIR}: {cfg}")
 
 
+def _define_export_flags():
+    from export import command
+
+    command.define_flags()
+
+
+def _export(argv):
+    from export import command
+
+    command.run(argv)
+
+
 COMMANDS = {
+    "export": (_define_export_flags, _export),
     "preset": (_define_preset_flags, _preset),
     "evaluate": (_define_evaluate_flags, _evaluate),
     "colorize": (_define_colorize_flags, _colorize),

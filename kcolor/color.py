@@ -11,9 +11,12 @@ colour science serves three places:
 
 Conventions: sRGB is float in [0, 1] with channels on the last axis; Lab has L
 in [0, 100] and a, b roughly in [-128, 127].
+
+Keras is imported only when a function falls back to ``keras.ops``, so the
+numpy path (``xp=numpy``) works where Keras and TensorFlow are not installed
+(``kcolor.lite``).
 """
 
-import keras
 import numpy as np
 
 # sRGB (linear) -> XYZ, D65. The rows sum to the D65 white point, so sRGB white
@@ -31,6 +34,14 @@ WHITE_D65 = np.array([0.95047, 1.0, 1.08883], dtype=np.float64)
 
 _EPS = 6.0 / 29.0
 _KAPPA = 3.0 * _EPS**2  # slope of the linear segment of f^-1
+
+
+def _namespace(xp):
+    if xp is not None:
+        return xp
+    import keras
+
+    return keras.ops
 
 
 def _srgb_to_linear(c, xp):
@@ -72,7 +83,7 @@ def rgb_to_lab(rgb, xp=None):
     Returns:
       Tensor [..., 3]: L in [0, 100], then a and b.
     """
-    xp = keras.ops if xp is None else xp
+    xp = _namespace(xp)
     rgb = xp.clip(rgb, 0.0, 1.0)
     lin = _srgb_to_linear(rgb, xp)
     m = (_RGB_TO_XYZ / WHITE_D65[:, None]).T.astype(np.float32)
@@ -91,7 +102,7 @@ def lab_to_rgb(lab, xp=None):
     Returns:
       Tensor [..., 3] in [0, 1].
     """
-    xp = keras.ops if xp is None else xp
+    xp = _namespace(xp)
     L, a, b = lab[..., 0], lab[..., 1], lab[..., 2]
     fy = (L + 16.0) / 116.0
     f = xp.stack([fy + a / 500.0, fy, fy - b / 200.0], -1)
@@ -107,6 +118,6 @@ def l_and_ab(lab):
 
 def gray_lab(rgb, xp=None):
     """The gray version of a colour image in Lab: its L with a = b = 0."""
-    xp = keras.ops if xp is None else xp
+    xp = _namespace(xp)
     lab = rgb_to_lab(rgb, xp)
     return xp.concatenate([lab[..., :1], xp.zeros_like(lab[..., 1:])], -1)

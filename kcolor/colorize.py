@@ -12,7 +12,7 @@ import tempfile
 import numpy as np
 from PIL import Image, ImageOps
 
-from kcolor import color, decode, imageio, models, presets
+from kcolor import color, imageio  # no Keras here: .tflite runs need none
 
 
 class Colorizer:
@@ -20,30 +20,47 @@ class Colorizer:
 
     Args:
       model: a preset name (default: the shipped ``small``), a ``.keras``
-        training model (L → logits or ab), or a Keras model object.
+        training model (L → logits or ab), a Keras model object, or a
+        ``.tflite`` file from ``kcolor export`` (run by ``kcolor.lite``
+        without TensorFlow; its size and temperature are fixed in the file).
       size: working size (default: the preset's training size, else 128).
       temperature: annealed-mean temperature for classification models.
-      saturation: ab gain (1 = as predicted).
+      saturation: ab gain (default: the preset's, else 1 = as predicted).
     """
 
-    def __init__(self, model=None, size=None, temperature=None, saturation=1.0):
-        import keras
+    def __init__(self, model=None, size=None, temperature=None, saturation=None):
+        self.saturation = 1.0 if saturation is None else float(saturation)
+        self.lite = None
+        if isinstance(model, str) and model.lower().endswith(".tflite"):
+            self._init_lite(model, size, temperature)
+            return
+        from kcolor import decode, models
 
-        cfg = {}
-        if model is None or (isinstance(model, str) and model in presets.names()):
-            model, cfg = presets.load(model or presets.DEFAULT)
-        elif isinstance(model, str):
-            if not os.path.exists(model):
-                raise FileNotFoundError(f"{model}: no such model file or preset")
-            model = keras.models.load_model(model, compile=False)
+        model, cfg = load_model(model)
         self.size = int(size or cfg.get("size", 128))
         if self.size % models.STRIDE_MULTIPLE:
             raise ValueError(f"--size {self.size} must be divisible by {models.STRIDE_MULTIPLE}")
         t = cfg.get("temperature", 0.38) if temperature is None else temperature
-        self.inference = decode.build_inference_model(model, t, saturation)
+        if saturation is None:
+            self.saturation = float(cfg.get("saturation", 1.0))
+        self.inference = decode.build_inference_model(model, t, self.saturation)
+
+    def _init_lite(self, path, size, temperature):
+        from kcolor import lite
+
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"{path}: no such model file")
+        if temperature is not None:
+            raise ValueError(f"{path}: the temperature of a .tflite model is fixed at export")
+        self.lite = lite.LiteRunner(path)
+        if size and int(size) != self.lite.size:
+            raise ValueError(f"{path}: this .tflite model works at {self.lite.size} px, not {size}")
+        self.size = self.lite.size
 
     def predict_ab(self, L_batch):
         """ab [B, s, s, 2] for L [B, s, s, 1] at the working size."""
+        if self.lite is not None:
+            return self.lite.predict_ab(L_batch) * self.saturation
         return np.asarray(self.inference.predict_on_batch(np.asarray(L_batch, np.float32)))
 
     def colorize(self, rgb_images):
@@ -57,6 +74,22 @@ class Colorizer:
             rgb = color.lab_to_rgb(np.concatenate([L, ab_full], -1), np)
             out.append(np.round(rgb * 255).astype(np.uint8))
         return out
+
+
+def load_model(model=None):
+    """(Keras training model, preset config or {}) from a preset name (None:
+    the default preset), a ``.keras`` path or a model object."""
+    import keras
+
+    from kcolor import presets
+
+    if model is None or (isinstance(model, str) and model in presets.names()):
+        return presets.load(model or presets.DEFAULT)
+    if isinstance(model, str):
+        if not os.path.exists(model):
+            raise FileNotFoundError(f"{model}: no such model file or preset")
+        return keras.models.load_model(model, compile=False), {}
+    return model, {}
 
 
 def gray_rgb(rgb):

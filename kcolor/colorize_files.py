@@ -54,7 +54,14 @@ def side_by_side(gray, colour):
     return np.concatenate([gray, gap, colour], axis=1)
 
 
-def run(paths, output_dir, model=None, size=None, temperature=None, saturation=1.0,
+def _progbar(n):
+    """Keras' progress bar when the model loaded Keras; none for .tflite runs,
+    which must not import Keras and TensorFlow for a progress bar."""
+    keras = sys.modules.get("keras")
+    return keras.utils.Progbar(n, unit_name="photo") if keras else None
+
+
+def run(paths, output_dir, model=None, size=None, temperature=None, saturation=None,
         batch_size=8, overwrite=False, progress=True, fmt=None, pairs=False):
     """Colorizes ``paths``; returns (number colorized, number failed).
 
@@ -62,8 +69,6 @@ def run(paths, output_dir, model=None, size=None, temperature=None, saturation=1
     ``pairs`` writes gray | colour side by side instead of the colour photo.
     Colour inputs are colorized from their lightness (a one-time note says so).
     """
-    import keras
-
     output_path("check", output_dir, fmt)  # an unknown --format fails before any work
     jobs, failed, noted_colour = [], 0, False
     found = expand(paths)
@@ -80,7 +85,7 @@ def run(paths, output_dir, model=None, size=None, temperature=None, saturation=1
     if not jobs:
         return 0, failed
     colorizer = colorize.Colorizer(model, size, temperature, saturation)
-    bar = keras.utils.Progbar(len(jobs), unit_name="photo") if progress else None
+    bar = _progbar(len(jobs)) if progress else None
     done = 0
     for start in range(0, len(jobs), batch_size):
         batch, images = [], []

@@ -33,8 +33,16 @@ class DecodeAb(keras.layers.Layer):
             grid = bins.get_grid(prediction.shape[-1])
             ab = grid.annealed_mean(prediction, self.temperature)
         ab = ab * self.saturation
-        shape = ops.shape(L)
-        return ops.image.resize(ab, (shape[1], shape[2]), interpolation="bilinear")
+        size = tuple(ops.shape(L)[1:3])
+        if not all(isinstance(s, int) for s in size):
+            # A size known only when a TensorFlow graph runs (exported models,
+            # predict() after a change of size): ops.image.resize tests the
+            # size in Python, so it cannot take one; tf.image.resize is the op
+            # it would call.
+            import tensorflow as tf
+
+            return tf.image.resize(ab, size, method="bilinear")
+        return ops.image.resize(ab, size, interpolation="bilinear")
 
     def compute_output_shape(self, prediction_shape, L_shape):
         return tuple(L_shape[:3]) + (2,)

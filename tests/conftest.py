@@ -166,3 +166,62 @@ def tiny_model(tmp_path_factory):
     path = tmp_path_factory.mktemp("model") / "tiny.keras"
     models.build_colorizer("classification", 0.125).save(path)
     return str(path)
+
+
+EXPORT_SIZE = 32  # TFLite input side and colorize_image working size in export tests
+
+
+@pytest.fixture(scope="session")
+def lively_model(tmp_path_factory):
+    """Path of an untrained width-0.125 classification model (.keras) whose ab
+    output varies as much as a trained one's (std ~20 over an image).
+
+    Freshly initialised, the signal fades through the 20 convolutions and
+    every pixel gets the same ab, so comparing exports with Keras would test
+    nothing. Here each block's batch norm is set to its batch statistics on
+    smooth test images and the logits are scaled to std 2.
+    """
+    import keras
+
+    from kcolor import models
+
+    keras.utils.set_random_seed(0)
+    model = models.build_colorizer("classification", 0.125)
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:48, 0:48] / 48.0
+    L = np.stack([
+        rng.uniform(10, 90) + rng.uniform(-30, 30) * yy
+        + rng.uniform(-20, 20) * np.sin(xx * rng.uniform(3, 12)) for _ in range(8)
+    ])[..., None].clip(0, 100).astype(np.float32)
+    backbone = model.get_layer("backbone")
+    for layer in backbone.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            x = np.asarray(keras.Model(backbone.inputs, layer.input).predict_on_batch(L))
+            layer.moving_mean.assign(x.mean((0, 1, 2)))
+            layer.moving_variance.assign(x.var((0, 1, 2)) + 1e-6)
+    logits = model.get_layer("logits")
+    logits.kernel.assign(logits.kernel * (2.0 / np.asarray(model.predict_on_batch(L)).std()))
+    path = tmp_path_factory.mktemp("model") / "lively.keras"
+    model.save(path)
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def exported(lively_model, tmp_path_factory):
+    """``kcolor export`` of ``lively_model`` with every format at size 32:
+    {"dir": output folder, "saved_model": path, "tflite_<variant>": path, ...}."""
+    from export import command
+
+    root = tmp_path_factory.mktemp("exported")
+    reps = root / "representative"
+    reps.mkdir()
+    rng = np.random.default_rng(1)
+    yy, xx = np.mgrid[0:40, 0:56] / 40.0
+    for i in range(6):
+        c = rng.uniform(0, 1, (3, 3))
+        img = np.stack([c[k, 0] + c[k, 1] * yy + c[k, 2] * xx for k in range(3)], -1)
+        Image.fromarray((np.clip(img / img.max(), 0, 1) * 255).astype(np.uint8)).save(
+            reps / f"p{i}.png")
+    out = root / "out"
+    paths = command.export(lively_model, str(out), size=EXPORT_SIZE, representative_dir=str(reps))
+    return {"dir": str(out), "representative_dir": str(reps), **paths}

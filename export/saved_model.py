@@ -1,0 +1,55 @@
+"""The TF Serving SavedModel: ``<output_dir>/<name>/<version>/``.
+
+Signatures:
+
+* ``serving_default``: ``L`` float32 [batch, height, width, 1], Lab lightness
+  0-100, any height and width (padded to a multiple of 8 inside the graph and
+  cropped back) → ``ab`` float32 [batch, height, width, 2] and ``rgb`` uint8
+  [batch, height, width, 3] (sRGB of L + ab).
+* ``colorize_image``: ``image_bytes`` string [batch] of encoded JPEG/PNG
+  bytes → ``png_bytes`` string [batch], each image colorized at its own size
+  (the network sees L at the model's working size ``size``). The ``_bytes``
+  suffix makes TF Serving's REST API return the PNGs as ``{"b64": ...}``.
+
+Warm-up requests for both go to ``assets.extra/tf_serving_warmup_requests``.
+"""
+
+import os
+
+from export import graph, warmup
+
+def export_saved_model(model, output_dir, name="kcolor", version=1, size=256,
+                       temperature=0.38, saturation=1.0, warmup_requests=True):
+    """Writes the SavedModel; returns its folder ``output_dir/name/version``."""
+    graph.require_tensorflow_backend()
+    size = graph.check_size(size)
+    path = os.path.join(output_dir, name, str(int(version)))
+    if os.path.exists(path) and os.listdir(path):
+        # A server may be serving it: versions are written once, never over.
+        raise ValueError(f"{path} already exists: export a new --version")
+    if warmup_requests:
+        warmup.check_available()
+    import keras
+    import tensorflow as tf
+
+    inference = graph.inference_model(model, temperature, saturation)
+    archive = keras.export.ExportArchive()
+    archive.track(inference)
+
+    def serve(L):
+        ab = graph.ab_any_size(inference, L)
+        return {"ab": ab, "rgb": graph.rgb_uint8(L, ab)}
+
+    def colorize_image(image_bytes):
+        png = tf.map_fn(lambda b: graph.colorize_encoded(inference, b, size), image_bytes,
+                        fn_output_signature=tf.TensorSpec([], tf.string))
+        return {"png_bytes": png}
+
+    archive.add_endpoint("serving_default", serve,
+                         [tf.TensorSpec([None, None, None, 1], tf.float32, name="L")])
+    archive.add_endpoint("colorize_image", colorize_image,
+                         [tf.TensorSpec([None], tf.string, name="image_bytes")])
+    archive.write_out(path, verbose=False)
+    if warmup_requests:
+        warmup.write(path, name, size)
+    return path
