@@ -37,10 +37,14 @@ def fit_rate(width, size, batch):
     y = np.random.uniform(-40, 40, (batch, size // 4, size // 4, 3)).astype("float32")
     ds = tf.data.Dataset.from_tensors((L, y)).repeat()
     model.fit(ds, steps_per_epoch=2, epochs=1, verbose=0)  # trace + warm-up
-    steps, t0 = 0, time.perf_counter()
-    while time.perf_counter() - t0 < FLAGS.seconds or steps < 2:
-        model.fit(ds, steps_per_epoch=1, epochs=1, verbose=0)
-        steps += 1
+    t0 = time.perf_counter()
+    model.fit(ds, steps_per_epoch=2, epochs=1, verbose=0)
+    per_step = (time.perf_counter() - t0) / 2
+    # One fit call of enough steps to last about --seconds: per-call set-up is
+    # then a negligible part of the time.
+    steps = max(3, int(FLAGS.seconds / per_step))
+    t0 = time.perf_counter()
+    model.fit(ds, steps_per_epoch=steps, epochs=1, verbose=0)
     return steps * batch / (time.perf_counter() - t0), model.count_params()
 
 

@@ -1,4 +1,4 @@
-"""Writes docs/before_after.png: gray input | colorized, one row per photo.
+"""Writes docs/before_after.jpg: gray input | colorized, one row per photo.
 
     python docs/make_before_after.py [--model=PRESET_OR_KERAS] [PHOTO ...]
 
@@ -17,7 +17,7 @@ sys.path.insert(0, ROOT)
 from kcolor import colorize, imageio  # noqa: E402
 
 flags.DEFINE_string("model", None, "Preset or .keras file (default: the shipped model).")
-flags.DEFINE_string("output", os.path.join(ROOT, "docs", "before_after.png"), "Output PNG.")
+flags.DEFINE_string("output", os.path.join(ROOT, "docs", "before_after.jpg"), "Output image.")
 flags.DEFINE_integer("height", 260, "Row height in pixels.")
 FLAGS = flags.FLAGS
 
@@ -42,7 +42,7 @@ def main(argv):
         y = 20 + i * (h + gap)
         sheet.paste(a, (0, y))
         sheet.paste(b, (a.width + gap, y))
-    sheet.save(FLAGS.output)
+    sheet.save(FLAGS.output, quality=85)
     print(f"wrote {FLAGS.output}")
 
 

@@ -4,7 +4,7 @@
 from kcolor import callbacks, colorize, data, metrics
 
 
-def run(folder, model=None, size=None, temperature=None, limit=None, saturation=1.0):
+def run(folder, model=None, size=None, temperature=None, limit=None, saturation=None):
     """Returns a Markdown table of PSNR, SSIM, AuC and colourfulness."""
     c = colorize.Colorizer(model, size, temperature, saturation)
     ds = data.validation_dataset(folder, c.size, limit=limit)
