@@ -10,12 +10,14 @@ from keras import ops
 from kcolor import color, decode, metrics
 
 
-def evaluate_colorizer(inference_model, dataset):
+def evaluate_colorizer(predict_ab, dataset, on_batch=None):
     """Mean metrics of a model and of the gray baseline (ab = 0).
 
     Args:
-      inference_model: L → full-resolution ab (``decode.build_inference_model``).
+      predict_ab: L [B, h, w, 1] → ab at the same size, e.g. the
+        ``predict_on_batch`` of ``decode.build_inference_model``.
       dataset: batches of (L, RGB) (``kcolor.data.validation_dataset``).
+      on_batch: optional ``f(rgb_true, rgb_pred, per_image_metrics)``.
     Returns:
       (model metrics, gray metrics): dicts name → float; the gray dict also
       holds ``true_colorfulness``, the ground truth's colourfulness.
@@ -24,13 +26,16 @@ def evaluate_colorizer(inference_model, dataset):
     for L, rgb in dataset:
         L, rgb = np.asarray(L), np.asarray(rgb)
         lab_true = ops.convert_to_numpy(color.rgb_to_lab(rgb))
-        ab = ops.convert_to_numpy(inference_model.predict_on_batch(L))
+        ab = ops.convert_to_numpy(predict_ab(L))
         gray_sums["true_colorfulness"] += float(np.sum(ops.convert_to_numpy(metrics.colorfulness(rgb))))
         for out, ab_pred in ((sums, ab), (gray_sums, np.zeros_like(ab))):
             lab_pred = np.concatenate([L, ab_pred], -1)
             rgb_pred = ops.convert_to_numpy(color.lab_to_rgb(lab_pred))
-            for k, v in metrics.all_metrics(rgb, lab_true, rgb_pred, lab_pred).items():
+            scores = metrics.all_metrics(rgb, lab_true, rgb_pred, lab_pred)
+            for k, v in scores.items():
                 out[k] = out.get(k, 0.0) + float(np.sum(v))
+            if on_batch is not None and out is sums:
+                on_batch(rgb, rgb_pred, scores)
         n += len(L)
     if n == 0:
         raise ValueError("validation set is empty")
@@ -53,7 +58,7 @@ class ValidationMetrics(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         logs = logs if logs is not None else {}
         inference = decode.build_inference_model(self.model, self.temperature)
-        scores, gray = evaluate_colorizer(inference, self.dataset)
+        scores, gray = evaluate_colorizer(inference.predict_on_batch, self.dataset)
         if self._gray is None:
             self._gray = {("gray_" + k if k in metrics.NAMES else k): v for k, v in gray.items()}
         logs.update({f"val_{k}": v for k, v in scores.items()})

@@ -49,8 +49,10 @@ def _train_main(name):
 
 def _define_colorize_flags():
     flags.DEFINE_string("output_dir", "colorized", "Where outputs go (mirrors the inputs' layout).")
-    flags.DEFINE_string("model", None, "Preset name or .keras file (default: the shipped model).")
-    flags.DEFINE_integer("size", None, "Working size the network sees (default: the model's).")
+    flags.DEFINE_string("model", None, "Preset name, .keras file, .tflite file or SavedModel "
+                        "directory from kcolor export (default: the shipped model).")
+    flags.DEFINE_integer("size", None, "Working size the network sees (default: the model's; "
+                         "128 for a SavedModel).")
     flags.DEFINE_float("temperature", None, "Annealed-mean temperature (default: the model's).")
     flags.DEFINE_float("saturation", None, "Multiply the predicted ab (default: the model's).")
     flags.DEFINE_integer("batch_size", 8, "Photos per network batch.")
@@ -58,6 +60,7 @@ def _define_colorize_flags():
     flags.DEFINE_string("format", None, "Output format for every file (jpg, png, tiff, webp, "
                         "bmp); default: each input's own.")
     flags.DEFINE_bool("side_by_side", False, "Write gray | colour pairs.")
+    flags.DEFINE_bool("html", False, "Write OUTPUT_DIR/index.html, a contact sheet of the outputs.")
 
 
 def _colorize(argv):
@@ -70,7 +73,7 @@ def _colorize(argv):
         done, failed = colorize_files.run(
             paths, FLAGS.output_dir, FLAGS.model, FLAGS.size, FLAGS.temperature,
             FLAGS.saturation, FLAGS.batch_size, FLAGS.overwrite, fmt=FLAGS.format,
-            pairs=FLAGS.side_by_side,
+            pairs=FLAGS.side_by_side, html=FLAGS.html,
         )
     except (ValueError, FileNotFoundError) as e:
         sys.exit(f"kcolor colorize: {e}")
@@ -80,7 +83,9 @@ def _colorize(argv):
 
 def _define_evaluate_flags():
     flags.DEFINE_string("model", None, "Preset name or .keras file (default: the shipped model).")
-    flags.DEFINE_integer("size", None, "Centre crop side (default: the model's working size).")
+    flags.DEFINE_integer("size", 256, "Photos are squashed to size x size and scored there "
+                         "(the model still works at its own scale).")
+    flags.DEFINE_string("html", None, "Also write an HTML report (worst and best photos) here.")
     flags.DEFINE_float("temperature", None, "Annealed-mean temperature (default: the model's).")
     flags.DEFINE_integer("limit", None, "Use only N photos, spread evenly over the folder.")
     flags.DEFINE_float("saturation", None, "Multiply the predicted ab (default: the model's).")
@@ -93,7 +98,7 @@ def _evaluate(argv):
     if len(argv) != 2:
         sys.exit("usage: kcolor evaluate [flags] FOLDER")
     table = evaluate.run(argv[1], FLAGS.model, FLAGS.size, FLAGS.temperature, FLAGS.limit,
-                         FLAGS.saturation)
+                         FLAGS.saturation, html=FLAGS.html)
     print(table)
     if FLAGS.markdown:
         with open(FLAGS.markdown, "w") as f:

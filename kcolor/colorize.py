@@ -22,7 +22,8 @@ class Colorizer:
       model: a preset name (default: the shipped ``small``), a ``.keras``
         training model (L → logits or ab), a Keras model object, or a
         ``.tflite`` file from ``kcolor export`` (run by ``kcolor.lite``
-        without TensorFlow; its size and temperature are fixed in the file).
+        without TensorFlow; its size and temperature are fixed in the file),
+        or a SavedModel directory from ``kcolor export``.
       size: working size (default: the preset's training size, else 128).
       temperature: annealed-mean temperature for classification models.
       saturation: ab gain (default: the preset's, else 1 = as predicted).
@@ -31,8 +32,12 @@ class Colorizer:
     def __init__(self, model=None, size=None, temperature=None, saturation=None):
         self.saturation = 1.0 if saturation is None else float(saturation)
         self.lite = None
+        self.serving = None
         if isinstance(model, str) and model.lower().endswith(".tflite"):
             self._init_lite(model, size, temperature)
+            return
+        if isinstance(model, str) and os.path.isfile(os.path.join(model, "saved_model.pb")):
+            self._init_saved_model(model, size, temperature)
             return
         from kcolor import decode, models
 
@@ -57,23 +62,69 @@ class Colorizer:
             raise ValueError(f"{path}: this .tflite model works at {self.lite.size} px, not {size}")
         self.size = self.lite.size
 
+    def _init_saved_model(self, path, size, temperature):
+        """A SavedModel from ``kcolor export``: its serving_default signature.
+        Temperature and saturation were fixed at export; it records no working
+        size, so ``size`` (default 128) must match the model's training scale."""
+        import tensorflow as tf
+
+        if temperature is not None:
+            raise ValueError(f"{path}: the temperature of a SavedModel is fixed at export")
+        self.serving = tf.saved_model.load(path).signatures["serving_default"]
+        self.size = int(size or 128)
+
     def predict_ab(self, L_batch):
         """ab [B, s, s, 2] for L [B, s, s, 1] at the working size."""
         if self.lite is not None:
             return self.lite.predict_ab(L_batch) * self.saturation
+        if self.serving is not None:
+            import tensorflow as tf
+
+            ab = self.serving(L=tf.constant(np.asarray(L_batch, np.float32)))["ab"]
+            return ab.numpy() * self.saturation
         return np.asarray(self.inference.predict_on_batch(np.asarray(L_batch, np.float32)))
 
+    def predict_ab_at_size(self, L_batch):
+        """ab at the size of ``L_batch`` [B, H, W, 1]: L is resized to the
+        working size, colorized, and the ab resized back (as ``colorize``)."""
+        L_batch = np.asarray(L_batch, np.float32)
+        h, w = L_batch.shape[1:3]
+        small = np.stack([_resize(L, self.size, self.size) for L in L_batch])
+        return np.stack([_resize(ab, h, w) for ab in self.predict_ab(small)])
+
     def colorize(self, rgb_images):
-        """Colorizes a list of uint8 RGB arrays (any sizes); returns uint8 RGB."""
-        Ls = [color.rgb_to_lab(im.astype(np.float32) / 255.0, np)[..., :1] for im in rgb_images]
+        """Colorizes a list of uint8 RGB arrays (any sizes); returns uint8 RGB.
+
+        Full-size colour conversions run in strips of rows, so a photo costs
+        its L (4 B/px), its upsampled ab (8 B/px) and the uint8 output
+        (3 B/px) plus one strip's temporaries, not a dozen float32 copies.
+        """
+        Ls = [_lightness(im) for im in rgb_images]
         small = np.stack([_resize(L, self.size, self.size) for L in Ls])
         abs_ = self.predict_ab(small)
         out = []
-        for L, ab in zip(Ls, abs_):
+        for i, ab in enumerate(abs_):
+            L, Ls[i] = Ls[i], None  # drop each L as soon as its photo is done
             ab_full = _resize(ab, L.shape[0], L.shape[1])
-            rgb = color.lab_to_rgb(np.concatenate([L, ab_full], -1), np)
-            out.append(np.round(rgb * 255).astype(np.uint8))
+            rgb = np.empty(L.shape[:2] + (3,), np.uint8)
+            for r in range(0, L.shape[0], _STRIP):
+                lab = np.concatenate([L[r:r + _STRIP], ab_full[r:r + _STRIP]], -1)
+                rgb[r:r + _STRIP] = np.round(color.lab_to_rgb(lab, np) * 255)
+            del L, ab_full
+            out.append(rgb)
         return out
+
+
+_STRIP = 256  # rows per strip: about 4000 x 256 px, ~12 MB per float32 Lab copy
+
+
+def _lightness(rgb):
+    """L [H, W, 1] float32 of uint8 RGB, computed strip by strip."""
+    L = np.empty(rgb.shape[:2] + (1,), np.float32)
+    for r in range(0, rgb.shape[0], _STRIP):
+        lab = color.rgb_to_lab(rgb[r:r + _STRIP].astype(np.float32) / 255.0, np)
+        L[r:r + _STRIP] = lab[..., :1]
+    return L
 
 
 def load_model(model=None):

@@ -5,6 +5,7 @@ reporting bad files as ``PATH: reason`` and going on."""
 import glob
 import os
 import sys
+import time
 
 from kcolor import colorize, imageio
 
@@ -62,15 +63,16 @@ def _progbar(n):
 
 
 def run(paths, output_dir, model=None, size=None, temperature=None, saturation=None,
-        batch_size=8, overwrite=False, progress=True, fmt=None, pairs=False):
+        batch_size=8, overwrite=False, progress=True, fmt=None, pairs=False, html=False):
     """Colorizes ``paths``; returns (number colorized, number failed).
 
     ``fmt`` overrides the output format (an extension such as "png");
-    ``pairs`` writes gray | colour side by side instead of the colour photo.
+    ``pairs`` writes gray | colour side by side instead of the colour photo;
+    ``html`` writes ``output_dir/index.html``, a contact sheet of every output.
     Colour inputs are colorized from their lightness (a one-time note says so).
     """
     output_path("check", output_dir, fmt)  # an unknown --format fails before any work
-    jobs, failed, noted_colour = [], 0, False
+    jobs, planned, failed = [], [], 0
     found = expand(paths)
     inputs = {os.path.realpath(p) for p, _ in found}
     for src, rel in found:
@@ -78,12 +80,26 @@ def run(paths, output_dir, model=None, size=None, temperature=None, saturation=N
         if os.path.realpath(dst) in inputs:
             print(f"{src}: output {dst} would overwrite an input; refused", file=sys.stderr)
             failed += 1
-        elif os.path.exists(dst) and not overwrite:
-            continue  # finished by an earlier run
-        else:
+            continue
+        planned.append((src, dst))
+        if overwrite or not os.path.exists(dst):  # else finished by an earlier run
             jobs.append((src, dst))
-    if not jobs:
-        return 0, failed
+    t0 = time.perf_counter()
+    done, more_failed = _colorize_jobs(jobs, model, size, temperature, saturation, batch_size,
+                                       progress, pairs) if jobs else (0, 0)
+    if done and progress:
+        seconds = time.perf_counter() - t0
+        print(f"{done} photos in {seconds:.1f} s ({done / seconds:.2f} photos/s, model loading included)")
+    if html:
+        from kcolor import contact_sheet
+
+        shown = [(s, d) for s, d in planned if os.path.exists(d)]
+        print(f"contact sheet: {contact_sheet.write(shown, output_dir)}")
+    return done, failed + more_failed
+
+
+def _colorize_jobs(jobs, model, size, temperature, saturation, batch_size, progress, pairs):
+    failed, noted_colour = 0, False
     colorizer = colorize.Colorizer(model, size, temperature, saturation)
     bar = _progbar(len(jobs)) if progress else None
     done = 0

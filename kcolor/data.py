@@ -83,9 +83,12 @@ def _train_example(img, crop):
     return lab[..., :1], target
 
 
-def _val_example(img, size):
-    img = _cover(img, size)
-    rgb = tf.clip_by_value(tf.image.resize_with_crop_or_pad(img, size, size), 0.0, 1.0)
+def _val_example(img, size, squash=False):
+    if squash:  # the colorization literature's protocol: resize to size x size
+        img = tf.image.resize(tf.cast(img, tf.float32) / 255.0, [size, size], antialias=True)
+    else:
+        img = tf.image.resize_with_crop_or_pad(_cover(img, size), size, size)
+    rgb = tf.clip_by_value(img, 0.0, 1.0)
     return _lab(rgb)[..., :1], rgb
 
 
@@ -108,11 +111,13 @@ def training_dataset(folder, batch_size=16, crop_size=128, shuffle=True, repeat=
     return ds.batch(batch_size, drop_remainder=True).prefetch(AUTOTUNE)
 
 
-def validation_dataset(folder, size=128, batch_size=32, limit=None):
-    """Batched (L, RGB) at ``size`` x ``size`` (centre crop), in file order;
-    ``limit`` photos spread evenly over the folder."""
+def validation_dataset(folder, size=128, batch_size=32, limit=None, squash=False):
+    """Batched (L, RGB) at ``size`` x ``size`` (centre crop, or the whole photo
+    resized when ``squash``), in file order; ``limit`` photos spread evenly
+    over the folder."""
     _check_size(size)
     paths = spread(list_images(folder), limit)
     ds = tf.data.Dataset.from_tensor_slices(paths).map(_decode, num_parallel_calls=AUTOTUNE)
-    ds = ds.filter(_is_valid).map(lambda im: _val_example(im, size), num_parallel_calls=AUTOTUNE)
+    ds = ds.filter(_is_valid).map(lambda im: _val_example(im, size, squash),
+                                  num_parallel_calls=AUTOTUNE)
     return ds.batch(batch_size).prefetch(AUTOTUNE)

@@ -1,15 +1,45 @@
 """Scoring a colorizer on colour photos: the model and the gray baseline
-(ab = 0) side by side, on the same centre crops."""
+(ab = 0) side by side.
+
+Protocol (as in the colorization literature): each photo is squashed to
+``size`` x ``size`` (default 256) and scored there. The network still sees L
+at its own working size (the scale it was trained at); its ab is upsampled to
+``size``, exactly as ``kcolor colorize`` does for a full photo.
+"""
+
+import numpy as np
 
 from kcolor import callbacks, colorize, data, metrics
 
+DEFAULT_SIZE = 256
 
-def run(folder, model=None, size=None, temperature=None, limit=None, saturation=None):
-    """Returns a Markdown table of PSNR, SSIM, AuC and colourfulness."""
-    c = colorize.Colorizer(model, size, temperature, saturation)
-    ds = data.validation_dataset(folder, c.size, limit=limit)
-    scores, gray = callbacks.evaluate_colorizer(c.inference, ds)
-    return format_table({"model": scores, "gray (ab = 0)": gray}, gray["true_colorfulness"])
+
+def run(folder, model=None, size=DEFAULT_SIZE, temperature=None, limit=None, saturation=None,
+        html=None, examples=4):
+    """Returns a Markdown table of PSNR, SSIM, AuC and colourfulness; with
+    ``html`` (a path) also writes a report with the worst and best photos."""
+    c = colorize.Colorizer(model, None, temperature, saturation)
+    ds = data.validation_dataset(folder, size or DEFAULT_SIZE, limit=limit, squash=True)
+    kept = []  # (psnr, rgb_true uint8, rgb_pred uint8)
+
+    def keep(rgb, rgb_pred, scores):
+        for i, p in enumerate(scores["psnr"]):
+            kept.append((float(p), _u8(rgb[i]), _u8(rgb_pred[i])))
+        kept.sort(key=lambda k: k[0])
+        del kept[examples:-examples or None]  # keep the worst and the best
+
+    scores, gray = callbacks.evaluate_colorizer(c.predict_ab_at_size, ds,
+                                               keep if html else None)
+    table = format_table({"model": scores, "gray (ab = 0)": gray}, gray["true_colorfulness"])
+    if html:
+        from kcolor import evaluate_report
+
+        evaluate_report.write(html, table, kept[:examples], kept[-examples:][::-1], folder, size)
+    return table
+
+
+def _u8(x):
+    return np.round(np.clip(np.asarray(x), 0, 1) * 255).astype(np.uint8)
 
 
 def format_table(rows, true_colorfulness):

@@ -75,13 +75,16 @@ def test_cli_reports_bad_file_and_exit_status(tiny_model, photo_dir, tmp_path):
 
 def test_cli_evaluate_prints_model_and_gray(tiny_model, photo_dir, tmp_path):
     cmd = [sys.executable, "-m", "kcolor", "evaluate", f"--model={tiny_model}", "--size=32",
-           f"--markdown={tmp_path / 't.md'}", str(photo_dir)]
+           f"--markdown={tmp_path / 't.md'}", f"--html={tmp_path / 'r.html'}", str(photo_dir)]
     r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     table = (tmp_path / "t.md").read_text()
     assert "| model |" in table and "| gray (ab = 0) |" in table
     gray_row = [l for l in table.splitlines() if l.startswith("| gray")][0]
     assert float(gray_row.split("|")[5]) < 0.01  # gray colourfulness is 0
+    report = (tmp_path / "r.html").read_text()
+    assert "The 4 worst photos" in report and "The 4 best photos" in report
+    assert report.count("data:image/png;base64,") == 16  # 8 photos, result and truth each
 
 
 def test_outputs_are_readable_by_others(tiny_model, photo_dir, tmp_path):
@@ -96,3 +99,21 @@ def _umask():
     m = os.umask(0)
     os.umask(m)
     return m
+
+
+def test_html_contact_sheet(tiny_model, tmp_path):
+    import re
+    import urllib.parse
+
+    src = tmp_path / "in, with spaces"
+    src.mkdir()
+    Image.fromarray(np.full((16, 24, 3), 90, np.uint8)).save(src / "a photo, 1931.png")
+    Image.fromarray(np.full((16, 24, 3), 150, np.uint8)).save(src / "b.jpg")
+    out = tmp_path / "out"
+    colorize_files.run([str(src)], str(out), tiny_model, size=32, progress=False, html=True)
+    page = (out / "index.html").read_text()
+    links = [urllib.parse.unquote(h) for h in re.findall(r'src="([^"]+)"', page)]
+    assert len(links) == 4  # input and output of each photo
+    for link in links:  # every link resolves, relative to the page
+        assert (out / link).resolve().is_file(), link
+    assert "a photo, 1931.png" in page and "kcolor: 2 photos" in page

@@ -255,3 +255,16 @@ def test_inference_model_takes_changing_sizes(tiny_model):
     for h, w in ((16, 24), (32, 16), (24, 40), (8, 8)):
         ab = inference.predict_on_batch(np.zeros((1, h, w, 1), np.float32))
         assert ab.shape == (1, h, w, 2)
+
+
+def test_colorize_with_a_saved_model_matches_keras(exported, lively_model):
+    """``Colorizer(SavedModel directory)`` gives the Keras model's output."""
+    from kcolor import colorize
+
+    photo = test_photo(40, 56, 3)
+    via_saved_model, = colorize.Colorizer(exported["saved_model"], size=32).colorize([photo])
+    via_keras, = colorize.Colorizer(lively_model, size=32).colorize([photo])
+    assert via_saved_model.shape == photo.shape
+    assert np.abs(via_saved_model.astype(int) - via_keras.astype(int)).max() <= 2
+    with pytest.raises(ValueError, match="temperature of a SavedModel is fixed"):
+        colorize.Colorizer(exported["saved_model"], temperature=0.5)
