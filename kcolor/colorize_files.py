@@ -59,7 +59,7 @@ def _progbar(n):
     """Keras' progress bar when the model loaded Keras; none for .tflite runs,
     which must not import Keras and TensorFlow for a progress bar."""
     keras = sys.modules.get("keras")
-    return keras.utils.Progbar(n, unit_name="photo") if keras else None
+    return keras.utils.Progbar(n, unit_name="photo", stateful_metrics=["photos/s"]) if keras else None
 
 
 def run(paths, output_dir, model=None, size=None, temperature=None, saturation=None,
@@ -102,6 +102,7 @@ def _colorize_jobs(jobs, model, size, temperature, saturation, batch_size, progr
     failed, noted_colour = 0, False
     colorizer = colorize.Colorizer(model, size, temperature, saturation)
     bar = _progbar(len(jobs)) if progress else None
+    t0 = time.perf_counter()
     done = 0
     for start in range(0, len(jobs), batch_size):
         batch, images = [], []
@@ -131,5 +132,6 @@ def _colorize_jobs(jobs, model, size, temperature, saturation, batch_size, progr
                     print(f"\n{src}: cannot write {dst}: {e}", file=sys.stderr)
                     failed += 1
         if bar:
-            bar.update(min(start + batch_size, len(jobs)))
+            seen = min(start + batch_size, len(jobs))
+            bar.update(seen, values=[("photos/s", seen / (time.perf_counter() - t0))])
     return done, failed
