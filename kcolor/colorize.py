@@ -10,7 +10,7 @@ import os
 import tempfile
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
 from kcolor import color, imageio  # no Keras here: .tflite runs need none
 
@@ -84,13 +84,17 @@ class Colorizer:
             return ab.numpy() * self.saturation
         return np.asarray(self.inference.predict_on_batch(np.asarray(L_batch, np.float32)))
 
+    def _ab_at_sizes(self, Ls):
+        """Yields, for each L [H, W, 1] of ``Ls`` (any sizes), ab [H, W, 2]:
+        L squashed to the working size, colorized in one batch, and the ab
+        resized back to that L's size."""
+        small = np.stack([_resize(L, self.size, self.size) for L in Ls])
+        for i, ab in enumerate(self.predict_ab(small)):
+            yield _resize(ab, Ls[i].shape[0], Ls[i].shape[1])
+
     def predict_ab_at_size(self, L_batch):
-        """ab at the size of ``L_batch`` [B, H, W, 1]: L is resized to the
-        working size, colorized, and the ab resized back (as ``colorize``)."""
-        L_batch = np.asarray(L_batch, np.float32)
-        h, w = L_batch.shape[1:3]
-        small = np.stack([_resize(L, self.size, self.size) for L in L_batch])
-        return np.stack([_resize(ab, h, w) for ab in self.predict_ab(small)])
+        """ab at the size of ``L_batch`` [B, H, W, 1] (as ``colorize`` does)."""
+        return np.stack(list(self._ab_at_sizes(np.asarray(L_batch, np.float32))))
 
     def colorize(self, rgb_images):
         """Colorizes a list of uint8 RGB arrays (any sizes); returns uint8 RGB.
@@ -100,17 +104,13 @@ class Colorizer:
         (3 B/px) plus one strip's temporaries, not a dozen float32 copies.
         """
         Ls = [_lightness(im) for im in rgb_images]
-        small = np.stack([_resize(L, self.size, self.size) for L in Ls])
-        abs_ = self.predict_ab(small)
         out = []
-        for i, ab in enumerate(abs_):
+        for i, ab_full in enumerate(self._ab_at_sizes(Ls)):
             L, Ls[i] = Ls[i], None  # drop each L as soon as its photo is done
-            ab_full = _resize(ab, L.shape[0], L.shape[1])
             rgb = np.empty(L.shape[:2] + (3,), np.uint8)
             for r in range(0, L.shape[0], _STRIP):
                 lab = np.concatenate([L[r:r + _STRIP], ab_full[r:r + _STRIP]], -1)
                 rgb[r:r + _STRIP] = np.round(color.lab_to_rgb(lab, np) * 255)
-            del L, ab_full
             out.append(rgb)
         return out
 
@@ -164,12 +164,7 @@ FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".tif": "TIFF", ".tif
 
 def read_photo(path):
     """(RGB uint8, alpha uint8 or None) with EXIF orientation applied."""
-    rgb = imageio.read_rgb(path)
-    alpha = None
-    with Image.open(path) as im:
-        if "A" in im.getbands():
-            alpha = np.asarray(ImageOps.exif_transpose(im).getchannel("A"))
-    return rgb, alpha
+    return imageio.read_rgb_alpha(path)
 
 
 def write_atomic(rgb, alpha, path):
