@@ -3,7 +3,10 @@
     python studies/loss_study_figures.py [--runs=runs/loss_study] [--out=docs/loss_study]
 
 Writes, into ``--out``:
-  table.md    the validation table (from each run's val.md, kcolor evaluate)
+  table.md    the validation table (from each run's val.md, kcolor evaluate),
+              plus colour roughness (the bounded neighbour term of the
+              prediction, on 200 val photos: lower = smoother colour where
+              lightness is flat)
   curves.png  learning curves (from each run's log.csv)
   grid.jpg    8 val photos: gray input, each recipe's last epoch, ground truth
 """
@@ -35,22 +38,50 @@ def read_scores(md_path):
     return rows
 
 
-def table(runs):
-    lines = ["| recipe | PSNR (dB) | SSIM | AuC | colourfulness | × ground truth |",
-             "|---|---|---|---|---|---|"]
+def roughness(runs, val_dir, n=200):
+    """{recipe or 'ground truth': 100 x mean NeighborLoss(true L, ab)} on ``n``
+    val photos squashed to 128 x 128."""
+    import numpy as np
+    from PIL import Image
+
+    from kcolor import color, colorize, data, imageio, losses
+
+    paths = data.spread(data.list_images(val_dir), n)
+    rgb = np.stack([np.asarray(Image.fromarray(imageio.read_rgb(p)).resize((128, 128), Image.BICUBIC))
+                    for p in paths]).astype(np.float32) / 255.0
+    lab = color.rgb_to_lab(rgb, np)
+    loss = losses.NeighborLoss()
+
+    def score(ab):
+        return 100 * float(np.mean(np.asarray(loss.call(lab, ab))))
+
+    out = {"ground truth": score(lab[..., 1:]), "gray (ab = 0)": 0.0}
+    for name in RECIPES:
+        path = os.path.join(runs, name, "last.keras")
+        if os.path.exists(path):
+            c = colorize.Colorizer(path, size=128)
+            out[name] = score(np.concatenate([c.predict_ab(lab[i:i + 32, ..., :1])
+                                              for i in range(0, len(lab), 32)]))
+    return out
+
+
+def table(runs, rough):
+    lines = ["| recipe | PSNR (dB) | SSIM | AuC | colourfulness | × ground truth | roughness |",
+             "|---|---|---|---|---|---|---|"]
     gray = truth = None
     for name in RECIPES:
         path = os.path.join(runs, name, "val.md")
         if not os.path.exists(path):
-            lines.append(f"| {name} | (not run) | | | | |")
+            lines.append(f"| {name} | (not run) | | | | | |")
             continue
         s = read_scores(path)
         gray, truth = s["gray (ab = 0)"], s["ground truth"][3]
         p, ss, a, c = s["model"]
-        lines.append(f"| {name} | {p:.2f} | {ss:.4f} | {a:.2f} | {c:.2f} | {c / truth:.2f} |")
+        lines.append(f"| {name} | {p:.2f} | {ss:.4f} | {a:.2f} | {c:.2f} | {c / truth:.2f} "
+                     f"| {rough.get(name, float('nan')):.3f} |")
     if gray:
-        lines.append(f"| gray (ab = 0) | {gray[0]:.2f} | {gray[1]:.4f} | {gray[2]:.2f} | 0.00 | 0 |")
-        lines.append(f"| ground truth | | | | {truth:.2f} | 1 |")
+        lines.append(f"| gray (ab = 0) | {gray[0]:.2f} | {gray[1]:.4f} | {gray[2]:.2f} | 0.00 | 0 | 0 |")
+        lines.append(f"| ground truth | | | | {truth:.2f} | 1 | {rough['ground truth']:.3f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -134,7 +165,7 @@ def grid(runs, val_dir, n, jpg):
 def main(argv):
     del argv
     os.makedirs(FLAGS.out, exist_ok=True)
-    md = table(FLAGS.runs)
+    md = table(FLAGS.runs, roughness(FLAGS.runs, FLAGS.val_dir))
     with open(os.path.join(FLAGS.out, "table.md"), "w") as f:
         f.write(md)
     print(md)
