@@ -6,6 +6,7 @@ Subcommands:
   export    write a TF Serving SavedModel and TFLite files (export/ package)
   preset    turn a recipe run's checkpoint into a shipped preset
   prior     measure the colour prior of a folder of photos
+  study     a "which photo is real?" user study: ``kcolor study make`` / ``kcolor study score``
   train   run a fit recipe (``kcolor train huber --data_dir=...``)
 
 ``kcolor SUBCOMMAND --helpfull`` lists a subcommand's flags.
@@ -133,7 +134,20 @@ def _export(argv):
     command.run(argv)
 
 
+def _define_study_flags():
+    from kcolor.study import command
+
+    command.define_flags(sys.argv[2] if len(sys.argv) > 2 else None)
+
+
+def _study(argv):
+    from kcolor.study import command
+
+    command.run(argv)
+
+
 COMMANDS = {
+    "study": (_define_study_flags, _study),
     "export": (_define_export_flags, _export),
     "preset": (_define_preset_flags, _preset),
     "evaluate": (_define_evaluate_flags, _evaluate),
