@@ -50,11 +50,16 @@ def export(model_spec, output_dir, formats=FORMATS, name="kcolor", version=1, si
     size = int(size or cfg.get("size", 256))
     t = float(cfg.get("temperature", 0.38) if temperature is None else temperature)
     saturation = float(cfg.get("saturation", 1.0) if saturation is None else saturation)
+    variants = [f[len("tflite_"):] for f in formats if f.startswith("tflite_")]
+    from kcolor.instance import model as instance_model
+
+    if variants and instance_model.is_instance_model(model):
+        raise ValueError("instance-aware models export as a SavedModel only "
+                         "(--formats=saved_model); TFLite files take no boxes")
     done = {}
     if "saved_model" in formats:
         done["saved_model"] = saved_model.export_saved_model(
             model, output_dir, name, version, size, t, saturation, warmup)
-    variants = [f[len("tflite_"):] for f in formats if f.startswith("tflite_")]
     if variants:
         rep = None
         if "int8" in variants:

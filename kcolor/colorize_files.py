@@ -63,8 +63,14 @@ def _progbar(n):
 
 
 def run(paths, output_dir, model=None, size=None, temperature=None, saturation=None,
-        batch_size=8, overwrite=False, progress=True, fmt=None, pairs=False, html=False):
+        batch_size=8, overwrite=False, progress=True, fmt=None, pairs=False, html=False,
+        instances=None):
     """Colorizes ``paths``; returns (number colorized, number failed).
+
+    ``instances`` (instance-aware models only): None or "none" (no boxes),
+    "auto" (``kcolor.instance.detector``), or a boxes JSON file
+    (``kcolor.instance.boxes``), looked up by each photo's path as given,
+    its path below the folder given, then its file name.
 
     ``fmt`` overrides the output format (an extension such as "png");
     ``pairs`` writes gray | colour side by side instead of the colour photo;
@@ -72,8 +78,10 @@ def run(paths, output_dir, model=None, size=None, temperature=None, saturation=N
     Colour inputs are colorized from their lightness (a one-time note says so).
     """
     output_path("check", output_dir, fmt)  # an unknown --format fails before any work
+    boxes_for = _boxes_source(instances)  # a bad boxes file fails before any work too
     jobs, planned, failed = [], [], 0
     found = expand(paths)
+    rels = dict(found)
     inputs = {os.path.realpath(p) for p, _ in found}
     for src, rel in found:
         dst = output_path(rel, output_dir, fmt)
@@ -86,7 +94,8 @@ def run(paths, output_dir, model=None, size=None, temperature=None, saturation=N
             jobs.append((src, dst))
     t0 = time.perf_counter()
     done, more_failed = _colorize_jobs(jobs, model, size, temperature, saturation, batch_size,
-                                       progress, pairs) if jobs else (0, 0)
+                                       progress, pairs, boxes_for, rels, instances) \
+        if jobs else (0, 0)
     if done and progress:
         seconds = time.perf_counter() - t0
         print(f"{done} photos in {seconds:.1f} s ({done / seconds:.2f} photos/s, model loading included)")
@@ -98,14 +107,46 @@ def run(paths, output_dir, model=None, size=None, temperature=None, saturation=N
     return done, failed + more_failed
 
 
-def _colorize_jobs(jobs, model, size, temperature, saturation, batch_size, progress, pairs):
+def _boxes_source(instances):
+    """None (no boxes), or f(rgb, src, rel) → [n, 4] normalised boxes, best first."""
+    if instances in (None, "", "none"):
+        return None
+    if instances == "auto":
+        from kcolor.instance import detector
+
+        try:
+            det = detector.Detector()
+        except ImportError as e:
+            raise ValueError(str(e)) from None
+
+        def auto(rgb, src, rel):
+            b = det.detect(rgb)[0]
+            h, w = rgb.shape[:2]
+            return b / [w, h, w, h]
+        return auto
+    from kcolor.instance import boxes
+
+    f = boxes.BoxesFile(instances)
+
+    def from_file(rgb, src, rel):
+        b, s = f.for_photo(rgb.shape[1], rgb.shape[0], src, rel, os.path.basename(src))
+        return b[boxes.best_first(b, s)]
+    return from_file
+
+
+def _colorize_jobs(jobs, model, size, temperature, saturation, batch_size, progress, pairs,
+                   boxes_for=None, rels=None, instances=None):
     failed, noted_colour = 0, False
     colorizer = colorize.Colorizer(model, size, temperature, saturation)
+    if boxes_for is not None and not colorizer.instance_aware:
+        raise ValueError(f"--instances={instances} needs an instance-aware model "
+                         f"(recipes/instance_fusion.py); {model or 'the default model'} "
+                         "takes no boxes")
     bar = _progbar(len(jobs)) if progress else None
     t0 = time.perf_counter()
     done = 0
     for start in range(0, len(jobs), batch_size):
-        batch, images = [], []
+        batch, images, box_lists = [], [], []
         for src, dst in jobs[start:start + batch_size]:
             try:
                 rgb, alpha = colorize.read_photo(src)
@@ -118,10 +159,19 @@ def _colorize_jobs(jobs, model, size, temperature, saturation, batch_size, progr
                 print(f"\nnote: {src} is a colour photo; kcolor colorizes its lightness "
                       "and ignores its colours (noted once)", file=sys.stderr)
                 noted_colour = True
+            if boxes_for is not None:
+                try:
+                    box_lists.append(boxes_for(rgb, src, (rels or {}).get(src))
+                                     [:colorizer.max_boxes])
+                except ValueError as e:  # a box outside this photo
+                    print(f"\n{src}: {e}", file=sys.stderr)
+                    failed += 1
+                    continue
             batch.append((src, dst, alpha))
             images.append(rgb)
         if images:
-            for (src, dst, alpha), rgb, out in zip(batch, images, colorizer.colorize(images)):
+            outs = colorizer.colorize(images, box_lists if boxes_for is not None else None)
+            for (src, dst, alpha), rgb, out in zip(batch, images, outs):
                 if pairs:
                     gray = colorize.gray_rgb(rgb)
                     out, alpha = side_by_side(gray, out), None
