@@ -7,12 +7,11 @@ so the output keeps every detail of the input's lightness.
 """
 
 import os
-import tempfile
 
 import numpy as np
 from PIL import Image
 
-from kcolor import color, imageio  # no Keras here: .tflite runs need none
+from kcolor import atomic, color, imageio  # no Keras here: .tflite runs need none
 
 
 class Colorizer:
@@ -27,12 +26,19 @@ class Colorizer:
       size: working size (default: the preset's training size, else 128).
       temperature: annealed-mean temperature for classification models.
       saturation: ab gain (default: the preset's, else 1 = as predicted).
+
+    An instance-aware model (``kcolor.instance``; a ``.keras`` file, or a
+    SavedModel with a ``colorize_with_boxes`` signature) takes boxes:
+    ``colorize(images, boxes=[...])``, one [n, 4] array of normalised
+    (x0, y0, x1, y1) a photo; ``instance_aware`` tells which.
     """
 
     def __init__(self, model=None, size=None, temperature=None, saturation=None):
         self.saturation = 1.0 if saturation is None else float(saturation)
         self.lite = None
         self.serving = None
+        self.serving_boxes = None
+        self.max_boxes = None  # boxes a photo the model takes; None: not instance-aware
         if isinstance(model, str) and model.lower().endswith(".tflite"):
             self._init_lite(model, size, temperature)
             return
@@ -48,7 +54,13 @@ class Colorizer:
         t = cfg.get("temperature", 0.38) if temperature is None else temperature
         if saturation is None:
             self.saturation = float(cfg.get("saturation", 1.0))
-        self.inference = decode.build_inference_model(model, t, self.saturation)
+        from kcolor.instance import model as instance_model
+
+        if instance_model.is_instance_model(model):
+            self.max_boxes = instance_model.max_boxes(model)
+            self.inference = instance_model.build_inference_model(model, t, self.saturation)
+        else:
+            self.inference = decode.build_inference_model(model, t, self.saturation)
 
     def _init_lite(self, path, size, temperature):
         from kcolor import lite
@@ -70,11 +82,46 @@ class Colorizer:
 
         if temperature is not None:
             raise ValueError(f"{path}: the temperature of a SavedModel is fixed at export")
-        self.serving = tf.saved_model.load(path).signatures["serving_default"]
+        loaded = tf.saved_model.load(path)
+        self.serving = loaded.signatures["serving_default"]
+        if "colorize_with_boxes" in loaded.signatures:
+            self.serving_boxes = loaded.signatures["colorize_with_boxes"]
+            self.max_boxes = int(self.serving_boxes.structured_input_signature[1]["boxes"].shape[1])
+        self._loaded = loaded  # keeps the signatures' variables alive
         self.size = int(size or 128)
 
-    def predict_ab(self, L_batch):
-        """ab [B, s, s, 2] for L [B, s, s, 1] at the working size."""
+    @property
+    def instance_aware(self):
+        return self.max_boxes is not None
+
+    def _padded_boxes(self, boxes, n):
+        """(boxes [n, K, 4], valid [n, K]) from a list of [n_i, 4] (or None)."""
+        from kcolor.instance import boxes as boxes_lib
+
+        if boxes is None:
+            boxes = [None] * n
+        if len(boxes) != n:
+            raise ValueError(f"{len(boxes)} box lists for {n} photos")
+        return boxes_lib.pad_batch([np.zeros((0, 4)) if b is None else b for b in boxes],
+                                   self.max_boxes)
+
+    def predict_ab(self, L_batch, boxes=None):
+        """ab [B, s, s, 2] for L [B, s, s, 1] at the working size; ``boxes``:
+        one [n, 4] normalised array (or None) a photo, instance-aware models only."""
+        if boxes is not None and not self.instance_aware and any(
+                b is not None and len(b) for b in boxes):
+            raise ValueError("this model is not instance-aware: it takes no boxes "
+                             "(train one with recipes/instance_*.py, or use --instances=none)")
+        if self.instance_aware:
+            b, v = self._padded_boxes(boxes, len(L_batch))
+            L = np.asarray(L_batch, np.float32)
+            if self.serving_boxes is not None:
+                import tensorflow as tf
+
+                ab = self.serving_boxes(L=tf.constant(L), boxes=tf.constant(b),
+                                        valid=tf.constant(v))["ab"]
+                return ab.numpy() * self.saturation
+            return np.asarray(self.inference.predict_on_batch([L, b, v]))
         if self.lite is not None:
             return self.lite.predict_ab(L_batch) * self.saturation
         if self.serving is not None:
@@ -84,19 +131,19 @@ class Colorizer:
             return ab.numpy() * self.saturation
         return np.asarray(self.inference.predict_on_batch(np.asarray(L_batch, np.float32)))
 
-    def _ab_at_sizes(self, Ls):
+    def _ab_at_sizes(self, Ls, boxes=None):
         """Yields, for each L [H, W, 1] of ``Ls`` (any sizes), ab [H, W, 2]:
         L squashed to the working size, colorized in one batch, and the ab
         resized back to that L's size."""
         small = np.stack([_resize(L, self.size, self.size) for L in Ls])
-        for i, ab in enumerate(self.predict_ab(small)):
+        for i, ab in enumerate(self.predict_ab(small, boxes)):
             yield _resize(ab, Ls[i].shape[0], Ls[i].shape[1])
 
-    def predict_ab_at_size(self, L_batch):
+    def predict_ab_at_size(self, L_batch, boxes=None):
         """ab at the size of ``L_batch`` [B, H, W, 1] (as ``colorize`` does)."""
-        return np.stack(list(self._ab_at_sizes(np.asarray(L_batch, np.float32))))
+        return np.stack(list(self._ab_at_sizes(np.asarray(L_batch, np.float32), boxes)))
 
-    def colorize(self, rgb_images):
+    def colorize(self, rgb_images, boxes=None):
         """Colorizes a list of uint8 RGB arrays (any sizes); returns uint8 RGB.
 
         Full-size colour conversions run in strips of rows, so a photo costs
@@ -105,17 +152,22 @@ class Colorizer:
         """
         Ls = [_lightness(im) for im in rgb_images]
         out = []
-        for i, ab_full in enumerate(self._ab_at_sizes(Ls)):
+        for i, ab_full in enumerate(self._ab_at_sizes(Ls, boxes)):
             L, Ls[i] = Ls[i], None  # drop each L as soon as its photo is done
-            rgb = np.empty(L.shape[:2] + (3,), np.uint8)
-            for r in range(0, L.shape[0], _STRIP):
-                lab = np.concatenate([L[r:r + _STRIP], ab_full[r:r + _STRIP]], -1)
-                rgb[r:r + _STRIP] = np.round(color.lab_to_rgb(lab, np) * 255)
-            out.append(rgb)
+            out.append(_join(L, ab_full))
         return out
 
 
 _STRIP = 256  # rows per strip: about 4000 x 256 px, ~12 MB per float32 Lab copy
+
+
+def _join(L, ab):
+    """uint8 RGB of L [H, W, 1] and ab [H, W, 2], computed strip by strip."""
+    rgb = np.empty(L.shape[:2] + (3,), np.uint8)
+    for r in range(0, L.shape[0], _STRIP):
+        lab = np.concatenate([L[r:r + _STRIP], ab[r:r + _STRIP]], -1)
+        rgb[r:r + _STRIP] = np.round(color.lab_to_rgb(lab, np) * 255)
+    return rgb
 
 
 def _lightness(rgb):
@@ -133,6 +185,7 @@ def load_model(model=None):
     import keras
 
     from kcolor import presets
+    from kcolor.instance import fusion  # noqa: F401 (registers the instance-aware layers)
 
     if model is None or (isinstance(model, str) and model in presets.names()):
         return presets.load(model or presets.DEFAULT)
@@ -176,15 +229,5 @@ def write_atomic(rgb, alpha, path):
     im = Image.fromarray(rgb)
     if alpha is not None and fmt in ("PNG", "TIFF", "WEBP"):
         im.putalpha(Image.fromarray(alpha))
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".kcolor-", suffix=ext, dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            im.save(f, format=fmt, **({"quality": 95} if fmt == "JPEG" else {}))
-        os.chmod(tmp, imageio.umask_mode())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic.open_atomic(path, "wb", ext) as f:
+        im.save(f, format=fmt, **({"quality": 95} if fmt == "JPEG" else {}))

@@ -2,10 +2,9 @@
 
 import html
 import os
-import tempfile
 import urllib.parse
 
-from kcolor import imageio
+from kcolor import atomic
 
 _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>kcolor: {n} photos</title>
@@ -42,9 +41,5 @@ def write(entries, output_dir, name="index.html"):
     )
     os.makedirs(output_dir, exist_ok=True)
     path = os.path.join(output_dir, name)
-    fd, tmp = tempfile.mkstemp(suffix=".html", dir=output_dir)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(_PAGE.format(n=len(entries), figures=figures))
-    os.chmod(tmp, imageio.umask_mode())
-    os.replace(tmp, path)
+    atomic.write_text(path, _PAGE.format(n=len(entries), figures=figures))
     return path

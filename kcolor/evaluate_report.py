@@ -5,12 +5,10 @@ Images are inlined, so the page is one self-contained file."""
 import base64
 import html
 import io
-import os
-import tempfile
 
 from PIL import Image
 
-from kcolor import imageio
+from kcolor import atomic
 
 
 def _img(rgb):
@@ -44,10 +42,4 @@ figcaption {{ font-size: .85em; color: #444; }}
 {_rows(f"The {len(best)} best photos", best)}
 </body></html>
 """
-    folder_out = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder_out, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".html", dir=folder_out)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(page)
-    os.chmod(tmp, imageio.umask_mode())
-    os.replace(tmp, path)
+    atomic.write_text(path, page)

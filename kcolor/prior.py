@@ -7,13 +7,11 @@
 ``AbGrid.rebalance_weights``.
 """
 
-import os
-import tempfile
 
 import numpy as np
 from absl import logging
 
-from kcolor import bins, color, data, imageio
+from kcolor import atomic, bins, color, data, imageio
 
 
 def _ab_of(paths, max_side):
@@ -47,10 +45,5 @@ def measure(folder, grid="zhang", max_side=128, limit=None, progress=True):
 
 def save(prior, path):
     """Writes ``prior`` to ``path`` (.npy) atomically."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".npy", dir=folder)
-    with os.fdopen(fd, "wb") as f:
+    with atomic.open_atomic(path, "wb", ".npy") as f:
         np.save(f, np.asarray(prior, np.float32))
-    os.chmod(tmp, imageio.umask_mode())
-    os.replace(tmp, path)

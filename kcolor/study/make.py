@@ -19,12 +19,11 @@ import hashlib
 import json
 import os
 import random
-import tempfile
 
 import numpy as np
 from PIL import Image
 
-from kcolor import color, colorize_files, imageio
+from kcolor import atomic, color, colorize_files, imageio
 from kcolor.study import FORMAT, StudyError, page
 
 MIN_SIDE = 32
@@ -141,17 +140,7 @@ def colorize_all(specs, photos, log=print):
 
 
 def _write_atomic(path, text):
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".kcolor-", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, imageio.umask_mode())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    atomic.write_text(path, text)
 
 
 def make(photos_dir, output, models=None, count=40, checks=4, seed=0, display_size=256,
