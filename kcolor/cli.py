@@ -1,11 +1,14 @@
 """The ``kcolor`` command: ``kcolor SUBCOMMAND [flags]``.
 
 Subcommands:
+  beam      colorize photos or TFRecord shards with an Apache Beam pipeline (extra [beam];
+            flags that are not kcolor's go to Beam: ``--runner=DataflowRunner ...``)
   colorize  colorize photos (files, folders, globs) at full resolution
   evaluate  score a model against the gray baseline on colour photos
   export    write a TF Serving SavedModel and TFLite files (export/ package)
   preset    turn a recipe run's checkpoint into a shipped preset
   prior     measure the colour prior of a folder of photos
+  prepare-data  write a photo folder or list as sharded TFRecord files for training
   study     a "which photo is real?" user study: ``kcolor study make`` / ``kcolor study score``
   train   run a fit recipe (``kcolor train huber --data_dir=...``)
 
@@ -36,6 +39,45 @@ def _define_prior_flags():
     flags.DEFINE_integer("limit", None, "Use only N photos, spread evenly over the folder.")
 
 
+def _define_prepare_data_flags():
+    from kcolor import shards
+
+    d = shards.DEFAULTS
+    flags.DEFINE_string("input", None, "Folder of photos (recursive) or a text file listing "
+                        "photo paths, one a line.", required=True)
+    flags.DEFINE_string("output", None, "Shard prefix: writes OUTPUT-00000-of-NNNNN.tfrecord "
+                        "... and OUTPUT.manifest.json.", required=True)
+    flags.DEFINE_integer("num_shards", 8, "Number of shard files (at least the number of "
+                         "training hosts; 100-200 MB a shard suits large sets).")
+    flags.DEFINE_integer("size", d["size"], "Downscale photos so the short side is this "
+                         "(smaller photos keep their size; 0: keep every size).")
+    flags.DEFINE_integer("min_side", d["min_side"], "Skip photos whose short side is smaller.")
+    flags.DEFINE_float("min_colorfulness", d["min_colorfulness"], "Skip nearly gray photos: "
+                       "Hasler-Susstrunk colourfulness below this (0-255 scale; gray is 0).")
+    flags.DEFINE_enum("format", d["fmt"], ["jpeg", "png"], "How photos are stored.")
+    flags.DEFINE_integer("quality", d["quality"], "JPEG quality.")
+    flags.DEFINE_integer("workers", None, "Decoding threads (default: CPU count).")
+    flags.DEFINE_integer("seed", 0, "Seed of the shuffle that deals photos to shards.")
+    flags.DEFINE_integer("limit", None, "Use only N photos, spread evenly over the input.")
+    flags.DEFINE_bool("overwrite", False, "Replace shards of OUTPUT from an earlier run.")
+
+
+def _prepare_data(argv):
+    from kcolor import shards
+
+    if len(argv) > 1:
+        sys.exit(f"kcolor prepare-data: unexpected arguments {' '.join(argv[1:])}")
+    try:
+        manifest = shards.write_shards(
+            FLAGS.input, FLAGS.output, FLAGS.num_shards, FLAGS.size, FLAGS.min_side,
+            FLAGS.min_colorfulness, FLAGS.format, FLAGS.quality, FLAGS.workers, FLAGS.seed,
+            FLAGS.limit, FLAGS.overwrite)
+    except (ValueError, OSError) as e:
+        sys.exit(f"kcolor prepare-data: {e}")
+    print(shards.summary(manifest, FLAGS.output))
+    sys.exit(0 if manifest["photos"] else 1)
+
+
 def _train_main(name):
     from kcolor import training
 
@@ -62,6 +104,9 @@ def _define_colorize_flags():
                         "bmp); default: each input's own.")
     flags.DEFINE_bool("side_by_side", False, "Write gray | colour pairs.")
     flags.DEFINE_bool("html", False, "Write OUTPUT_DIR/index.html, a contact sheet of the outputs.")
+    flags.DEFINE_string("instances", "none", "Boxes for an instance-aware model: none, auto "
+                        "(OpenCV face detector; pip install 'kcolor[instances]') or a boxes "
+                        "JSON file (docs/INSTANCE_STUDY.md).")
 
 
 def _colorize(argv):
@@ -74,7 +119,7 @@ def _colorize(argv):
         done, failed = colorize_files.run(
             paths, FLAGS.output_dir, FLAGS.model, FLAGS.size, FLAGS.temperature,
             FLAGS.saturation, FLAGS.batch_size, FLAGS.overwrite, fmt=FLAGS.format,
-            pairs=FLAGS.side_by_side, html=FLAGS.html,
+            pairs=FLAGS.side_by_side, html=FLAGS.html, instances=FLAGS.instances,
         )
     except (ValueError, FileNotFoundError) as e:
         sys.exit(f"kcolor colorize: {e}")
@@ -153,6 +198,7 @@ COMMANDS = {
     "evaluate": (_define_evaluate_flags, _evaluate),
     "colorize": (_define_colorize_flags, _colorize),
     "prior": (_define_prior_flags, _prior),
+    "prepare-data": (_define_prepare_data_flags, _prepare_data),
 }
 
 
@@ -167,6 +213,10 @@ def main():
             sys.exit("usage: kcolor train RECIPE [flags]")
         sys.argv = [f"kcolor train {argv[2]}"] + argv[3:]
         return _train_main(argv[2])
+    if command == "beam":  # argparse, not absl: flags it does not know go to Beam
+        from kcolor import beam
+
+        sys.exit(beam.main(argv[2:]))
     if command not in COMMANDS:
         sys.exit(f"kcolor: unknown command {command!r}\n{__doc__}")
     define, run = COMMANDS[command]

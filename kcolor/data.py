@@ -10,8 +10,20 @@ crop and horizontal flip, sRGB → Lab (``kcolor.color`` run on tf ops), then
 
 Validation examples keep full resolution: (L [s, s, 1], RGB [s, s, 3]) from a
 centre crop, for the metrics in ``kcolor.training``.
+
+Both take a photo folder or TFRecord shards from ``kcolor prepare-data``
+(``kcolor.shards``): a pattern such as ``data/train-*.tfrecord`` (any path
+``tf.io.gfile.glob`` reads, ``gs://`` included), one ``.tfrecord`` file, or
+a folder holding ``.tfrecord`` files and no photos. Shards are read with
+``interleave`` over ``cycle_length`` files at once, a shuffle buffer of
+``shuffle_buffer`` encoded records and ``tf.io.decode_image``; the crop and
+Lab steps are the folder's. ``num_workers``/``worker_index`` (or a
+``tf.distribute.InputContext``) give each worker its own part: whole shard
+files when there are at least as many shards as workers, every
+``num_workers``-th record otherwise.
 """
 
+import glob
 import os
 
 import numpy as np
@@ -97,27 +109,142 @@ def _check_size(size):
         raise ValueError(f"crop size {size} must be divisible by {models.STRIDE_MULTIPLE}")
 
 
-def training_dataset(folder, batch_size=16, crop_size=128, shuffle=True, repeat=True, seed=None):
-    """Batched (L, Lab target) for ``model.fit``; see the module docstring."""
-    _check_size(crop_size)
-    paths = list_images(folder)
-    ds = tf.data.Dataset.from_tensor_slices(paths)
+SHARD_SUFFIX = ".tfrecord"
+_FEATURES = {"image/encoded": tf.io.FixedLenFeature([], tf.string)}
+
+
+def resolve(source):
+    """("photos", image paths) for a photo folder, ("shards", TFRecord files)
+    for a shard pattern, a ``.tfrecord`` file or a folder of shards.
+
+    Raises:
+      FileNotFoundError: ``SOURCE: reason``.
+    """
+    source = os.fspath(source)
+    if os.path.isdir(source):
+        try:
+            return "photos", list_images(source)
+        except FileNotFoundError:
+            shards = sorted(glob.glob(os.path.join(glob.escape(source), "*" + SHARD_SUFFIX)))
+            if shards:
+                _check_shard(shards)
+                return "shards", shards
+            raise
+    if any(c in source for c in "*?[") or source.endswith(SHARD_SUFFIX):
+        files = sorted(tf.io.gfile.glob(source))
+        if not files:
+            raise FileNotFoundError(f"{source}: no shard files match")
+        _check_shard(files)
+        return "shards", files
+    return "photos", list_images(source)  # raises "SOURCE: not a folder"
+
+
+def _check_shard(files):
+    """Raises ValueError naming the file when the first record of the shards
+    is not a kcolor photo record (e.g. TFRecords of another program)."""
+    for record in tf.data.TFRecordDataset(files[:8]).take(1):
+        example = tf.train.Example.FromString(record.numpy())
+        if "image/encoded" not in example.features.feature:
+            raise ValueError(f"{files[0]}: not a kcolor shard (records have no "
+                             "'image/encoded'; write shards with kcolor prepare-data)")
+
+
+def _decode_record(record):
+    encoded = tf.io.parse_single_example(record, _FEATURES)["image/encoded"]
+    img = tf.io.decode_image(encoded, channels=3, expand_animations=False)
+    img.set_shape([None, None, 3])
+    return img
+
+
+def _worker_part(num_workers, worker_index, input_context):
+    if input_context is not None:
+        num_workers, worker_index = (input_context.num_input_pipelines,
+                                     input_context.input_pipeline_id)
+    if not 0 <= worker_index < num_workers:
+        raise ValueError(f"worker_index {worker_index} is not in [0, {num_workers})")
+    return num_workers, worker_index
+
+
+def _shard_images(files, shuffle, repeat, seed, num_workers, worker_index, shuffle_buffer,
+                  cycle_length):
+    """Decoded uint8 photos of TFRecord ``files``, this worker's part."""
+    deterministic = seed is not None or not shuffle
+    if num_workers > len(files):  # too few files to split: every num_workers-th record
+        ds = tf.data.TFRecordDataset(files).shard(num_workers, worker_index)
+        if repeat:
+            ds = ds.repeat()
+    else:
+        files = files[worker_index::num_workers]
+        ds = tf.data.Dataset.from_tensor_slices(files)
+        if shuffle:
+            ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
+        if repeat:
+            ds = ds.repeat()
+        ds = ds.interleave(tf.data.TFRecordDataset, cycle_length=min(cycle_length, len(files)),
+                           num_parallel_calls=AUTOTUNE, deterministic=deterministic)
     if shuffle:
-        ds = ds.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
-    if repeat:
-        ds = ds.repeat()
-    ds = ds.map(_decode, num_parallel_calls=AUTOTUNE).filter(_is_valid)
+        ds = ds.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+    return ds.map(_decode_record, num_parallel_calls=AUTOTUNE,
+                  deterministic=deterministic).ignore_errors(log_warning=True)
+
+
+def training_dataset(source, batch_size=16, crop_size=128, shuffle=True, repeat=True, seed=None,
+                     num_workers=1, worker_index=0, input_context=None, shuffle_buffer=2048,
+                     cycle_length=8):
+    """Batched (L, Lab target) for ``model.fit``; see the module docstring.
+
+    ``source`` is a photo folder or shards; ``batch_size`` is this worker's
+    batch (under one-process ``tf.distribute`` or ``keras.distribution``,
+    the global batch: they split it). With shards and ``seed=None`` the
+    interleave is non-deterministic (faster); a seed makes it reproducible.
+    """
+    _check_size(crop_size)
+    num_workers, worker_index = _worker_part(num_workers, worker_index, input_context)
+    kind, files = resolve(source)
+    if kind == "shards":
+        ds = _shard_images(files, shuffle, repeat, seed, num_workers, worker_index,
+                           shuffle_buffer, cycle_length)
+    else:
+        files = files[worker_index::num_workers]
+        if not files:
+            raise ValueError(f"{source}: fewer photos than the {num_workers} workers")
+        ds = tf.data.Dataset.from_tensor_slices(files)
+        if shuffle:
+            ds = ds.shuffle(len(files), seed=seed, reshuffle_each_iteration=True)
+        if repeat:
+            ds = ds.repeat()
+        ds = ds.map(_decode, num_parallel_calls=AUTOTUNE)
+    ds = ds.filter(_is_valid)
     ds = ds.map(lambda im: _train_example(im, crop_size), num_parallel_calls=AUTOTUNE)
     return ds.batch(batch_size, drop_remainder=True).prefetch(AUTOTUNE)
 
 
-def validation_dataset(folder, size=128, batch_size=32, limit=None, squash=False):
+def _spread_records(ds, limit):
+    """``limit`` records spread evenly over ``ds`` (as ``spread`` does paths)."""
+    if not limit:
+        return ds
+    n = int(ds.reduce(tf.constant(0, tf.int64), lambda count, _: count + 1))
+    if limit >= n:
+        return ds
+    keep = np.zeros(n, bool)
+    keep[[i * n // limit for i in range(limit)]] = True
+    keep = tf.constant(keep)
+    return ds.enumerate().filter(lambda i, _: keep[i]).map(lambda _, record: record)
+
+
+def validation_dataset(source, size=128, batch_size=32, limit=None, squash=False):
     """Batched (L, RGB) at ``size`` x ``size`` (centre crop, or the whole photo
-    resized when ``squash``), in file order; ``limit`` photos spread evenly
-    over the folder."""
+    resized when ``squash``), in file order (shards: sorted shard files, each
+    in its order); ``limit`` photos spread evenly over the set."""
     _check_size(size)
-    paths = spread(list_images(folder), limit)
-    ds = tf.data.Dataset.from_tensor_slices(paths).map(_decode, num_parallel_calls=AUTOTUNE)
+    kind, files = resolve(source)
+    if kind == "shards":
+        records = _spread_records(tf.data.TFRecordDataset(files), limit)
+        ds = records.map(_decode_record, num_parallel_calls=AUTOTUNE).ignore_errors(
+            log_warning=True)
+    else:
+        paths = spread(files, limit)
+        ds = tf.data.Dataset.from_tensor_slices(paths).map(_decode, num_parallel_calls=AUTOTUNE)
     ds = ds.filter(_is_valid).map(lambda im: _val_example(im, size, squash),
                                   num_parallel_calls=AUTOTUNE)
     return ds.batch(batch_size).prefetch(AUTOTUNE)
