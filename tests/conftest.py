@@ -8,11 +8,10 @@ import pytest  # noqa: E402
 from PIL import Image  # noqa: E402
 
 
-@pytest.fixture
-def photo_dir(tmp_path):
-    """A folder of 10 small, smooth, coloured JPEG/PNG photos plus one broken file."""
+def write_photos(folder):
+    """Writes 10 small, smooth, coloured JPEG/PNG photos (3 in ``sub/``) and
+    one broken file into ``folder``; returns it."""
     rng = np.random.default_rng(0)
-    folder = tmp_path / "photos"
     (folder / "sub").mkdir(parents=True)
     yy, xx = np.mgrid[0:48, 0:40] / 48.0
     for i in range(10):
@@ -24,6 +23,12 @@ def photo_dir(tmp_path):
         Image.fromarray(img).save(where / f"photo{i}.{ext}")
     (folder / "broken.jpg").write_bytes(b"this is not a jpeg")
     return folder
+
+
+@pytest.fixture
+def photo_dir(tmp_path):
+    """A folder of 10 small, smooth, coloured JPEG/PNG photos plus one broken file."""
+    return write_photos(tmp_path / "photos")
 
 
 # ---------------------------------------------------------------------------

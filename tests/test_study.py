@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import write_photos
 from kcolor import color
 from kcolor.study import StudyError, make, score, stats
 
@@ -51,19 +52,12 @@ def _lab(rgb):
 
 
 def make_photos(folder):
-    """10 small smooth colour photos (as conftest's photo_dir), a gray one, one
-    under 32 px and a broken file."""
-    rng = np.random.default_rng(0)
-    (folder / "sub").mkdir(parents=True)
-    yy, xx = np.mgrid[0:48, 0:40] / 48.0
-    for i in range(10):
-        c = rng.uniform(0, 1, (3, 3))
-        img = np.stack([c[k, 0] + c[k, 1] * yy + c[k, 2] * xx for k in range(3)], -1)
-        img = (np.clip(img / img.max(), 0, 1) * 255).astype(np.uint8)
-        Image.fromarray(img).save(folder / ("sub" if i < 3 else "") / f"photo{i}.{'png' if i % 2 else 'jpg'}")
+    """conftest's 10 small colour photos and broken file, plus a gray photo and
+    one under 32 px."""
+    write_photos(folder)
+    yy = np.mgrid[0:48, 0:40][0] / 48.0
     Image.fromarray(np.uint8(yy * 200)).convert("RGB").save(folder / "gray.png")
     Image.fromarray(np.full((20, 30, 3), (200, 30, 30), np.uint8)).save(folder / "tiny.png")
-    (folder / "broken.jpg").write_bytes(b"this is not a jpeg")
     return folder
 
 
