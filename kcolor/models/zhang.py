@@ -1,4 +1,4 @@
-"""Zhang-ECCV16-style colorization networks with a width multiplier.
+"""The Zhang-ECCV16-style colorizer (the ``small`` preset) with a width multiplier.
 
 ``build_colorizer`` returns a functional Keras model from L ([batch, h, w, 1],
 Lab lightness 0-100, h and w divisible by ``STRIDE_MULTIPLE``) to a prediction

