@@ -5,8 +5,9 @@ with a warning naming it), resize so the short side covers the crop, random
 crop and horizontal flip, sRGB → Lab (``kcolor.color`` run on tf ops), then
 
 * input ``L`` [crop, crop, 1] (0-100),
-* target Lab [crop/4, crop/4, 3]: the image's Lab average-pooled to the
-  model's output resolution (``kcolor.models.OUTPUT_STRIDE``).
+* target Lab [crop/s, crop/s, 3]: the image's Lab average-pooled to the
+  model's output resolution (``target_stride`` s: 4 for the Zhang-style
+  net, 2 for the U-Net).
 
 Validation examples keep full resolution: (L [s, s, 1], RGB [s, s, 3]) from a
 centre crop, for the metrics in ``kcolor.training``.
@@ -86,11 +87,11 @@ def _lab(rgb):
     return color.rgb_to_lab(rgb, tnp)
 
 
-def _train_example(img, crop):
+def _train_example(img, crop, target_stride=models.OUTPUT_STRIDE):
     rgb = tf.image.random_crop(_cover(img, crop), [crop, crop, 3])
     rgb = tf.image.random_flip_left_right(rgb)
     lab = _lab(tf.clip_by_value(rgb, 0.0, 1.0))
-    s = models.OUTPUT_STRIDE
+    s = target_stride
     target = tf.nn.avg_pool2d(lab[None], s, s, "VALID")[0]
     return lab[..., :1], target
 
@@ -115,12 +116,19 @@ _FEATURES = {"image/encoded": tf.io.FixedLenFeature([], tf.string)}
 
 def resolve(source):
     """("photos", image paths) for a photo folder, ("shards", TFRecord files)
-    for a shard pattern, a ``.tfrecord`` file or a folder of shards.
+    for a shard pattern, a ``.tfrecord`` file or a folder of shards. Several
+    sources of one kind may be joined with commas (``train,people_places/train``).
 
     Raises:
       FileNotFoundError: ``SOURCE: reason``.
     """
     source = os.fspath(source)
+    if "," in source and not os.path.exists(source):
+        parts = [resolve(part) for part in source.split(",") if part]
+        kinds = {kind for kind, _ in parts}
+        if len(kinds) > 1:
+            raise ValueError(f"{source}: mixes photo folders and shards; use one kind")
+        return kinds.pop(), sorted(f for _, files in parts for f in files)
     if os.path.isdir(source):
         try:
             return "photos", list_images(source)
@@ -190,13 +198,15 @@ def _shard_images(files, shuffle, repeat, seed, num_workers, worker_index, shuff
 
 def training_dataset(source, batch_size=16, crop_size=128, shuffle=True, repeat=True, seed=None,
                      num_workers=1, worker_index=0, input_context=None, shuffle_buffer=2048,
-                     cycle_length=8):
+                     cycle_length=8, target_stride=models.OUTPUT_STRIDE):
     """Batched (L, Lab target) for ``model.fit``; see the module docstring.
 
     ``source`` is a photo folder or shards; ``batch_size`` is this worker's
     batch (under one-process ``tf.distribute`` or ``keras.distribution``,
     the global batch: they split it). With shards and ``seed=None`` the
     interleave is non-deterministic (faster); a seed makes it reproducible.
+    ``target_stride`` is the model's output stride (4 for the Zhang-style
+    net, 2 for the U-Net; ``kcolor.models.output_stride``).
     """
     _check_size(crop_size)
     num_workers, worker_index = _worker_part(num_workers, worker_index, input_context)
@@ -215,7 +225,8 @@ def training_dataset(source, batch_size=16, crop_size=128, shuffle=True, repeat=
             ds = ds.repeat()
         ds = ds.map(_decode, num_parallel_calls=AUTOTUNE)
     ds = ds.filter(_is_valid)
-    ds = ds.map(lambda im: _train_example(im, crop_size), num_parallel_calls=AUTOTUNE)
+    ds = ds.map(lambda im: _train_example(im, crop_size, target_stride),
+                num_parallel_calls=AUTOTUNE)
     return ds.batch(batch_size, drop_remainder=True).prefetch(AUTOTUNE)
 
 

@@ -1,7 +1,7 @@
 """Shipped, trained models by name (as keras-hub presets).
 
-A preset is ``assets/presets/<name>.json`` (architecture: head, width, grid,
-working size, temperature, how it was trained) beside ``<name>.npz`` (weights
+A preset is ``assets/presets/<name>.json`` (architecture: arch, head, width,
+grid, working size, temperature, saturation, how it was trained) beside ``<name>.npz`` (weights
 stored as float16 to keep the package small; loaded back as float32).
 ``save_preset`` writes one from a trained model; ``load`` rebuilds it.
 """
@@ -35,13 +35,14 @@ def config(name=DEFAULT):
 def load(name=DEFAULT):
     """The preset's training model (L → low-resolution prediction) and its config."""
     cfg = config(name)
-    model = models.build_colorizer(cfg["head"], cfg["width"], cfg["grid"], name=name)
+    model = models.build(cfg.get("arch", "zhang"), cfg["head"], cfg.get("width", 0.25),
+                         cfg["grid"], name=name)
     with np.load(os.path.join(PRESET_DIR, f"{name}.npz")) as f:
         model.set_weights([f[f"w{i}"].astype(np.float32) for i in range(len(f.files))])
     return model, cfg
 
 
-def save_preset(model, name, head, width, grid, size, temperature=0.38, **info):
+def save_preset(model, name, head, width, grid, size, temperature=0.38, arch="zhang", **info):
     """Writes ``<name>.json`` and ``<name>.npz`` (float16) to ``PRESET_DIR``."""
     os.makedirs(PRESET_DIR, exist_ok=True)
     weights = {f"w{i}": w.astype(np.float16) for i, w in enumerate(model.get_weights())}
@@ -50,7 +51,8 @@ def save_preset(model, name, head, width, grid, size, temperature=0.38, **info):
         np.savez_compressed(f, **weights)
     os.chmod(tmp, imageio.umask_mode())
     os.replace(tmp, os.path.join(PRESET_DIR, f"{name}.npz"))
-    cfg = dict(head=head, width=width, grid=grid, size=size, temperature=temperature, **info)
+    cfg = dict(arch=arch, head=head, width=width, grid=grid, size=size, temperature=temperature,
+               **info)
     with open(os.path.join(PRESET_DIR, f"{name}.json"), "w") as f:
         json.dump(cfg, f, indent=1)
     return cfg
@@ -70,5 +72,6 @@ def from_run(run_dir, name, checkpoint="best.keras", temperature=None, **info):
                batch_size=run["batch_size"], learning_rate=run["learning_rate"], **info)
     return save_preset(
         model, name, recipe.head, run["width"], recipe.grid, run["crop_size"],
-        recipe.temperature if temperature is None else temperature, **cfg,
+        recipe.temperature if temperature is None else temperature,
+        arch=run.get("arch") or recipe.arch, **cfg,
     )

