@@ -54,7 +54,7 @@ def test_backbone_taps_are_at_strides_2_to_32():
                       (1, 2, 3, 320)]
     with_head = efficientnet_lite.build_efficientnet_lite(0, include_head=True)
     assert tuple(with_head(x)[-1].shape) == (1, 2, 3, 1280)
-    # Lite0 without the classifier: 3,001,104 backbone weights (4.65 M with head and fc).
+    # The head conv and its batch norm: what include_head adds (2,998,304 without it).
     assert with_head.count_params() - encoder.count_params() == 320 * 1280 + 4 * 1280
 
 

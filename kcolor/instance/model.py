@@ -19,9 +19,10 @@ import keras
 from keras import layers
 
 from kcolor import bins, decode, models
+from kcolor.models import zhang
 from kcolor.instance import fusion
 
-BLOCK_NAMES = tuple(b[0] for b in models._BLOCKS) + ("conv8",)
+BLOCK_NAMES = tuple(b[0] for b in zhang._BLOCKS) + ("conv8",)
 INPUT_NAMES = ("L", "boxes", "valid")
 DEFAULT_MAX_BOXES = 4
 DEFAULT_CROP_SIZE = 64
@@ -31,23 +32,23 @@ def build_blocks(width=0.25, prefix="full"):
     """The backbone of ``models.build_backbone(width)`` as one sub-model per
     block (``{prefix}_conv1`` … ``{prefix}_conv8``), chained in order."""
     blocks, channels = [], 1
-    for i, (block, ch, convs, stride, dilation) in enumerate(models._BLOCKS):
+    for i, (block, ch, convs, stride, dilation) in enumerate(zhang._BLOCKS):
         x_in = keras.Input((None, None, channels), name=f"{prefix}_{block}_in")
         x = x_in
         if i == 0:
             x = layers.Rescaling(1 / 50.0, offset=-1.0, name="normalize_L")(x)
         for j in range(convs):
             s = stride if j == convs - 1 else 1
-            x = layers.Conv2D(models._ch(ch, width), 3, strides=s, padding="same",
+            x = layers.Conv2D(zhang._ch(ch, width), 3, strides=s, padding="same",
                               dilation_rate=dilation, activation="relu", name=f"{block}_{j + 1}")(x)
         x = layers.BatchNormalization(name=f"{block}_bn")(x)
         blocks.append(keras.Model(x_in, x, name=f"{prefix}_{block}"))
-        channels = models._ch(ch, width)
+        channels = zhang._ch(ch, width)
     x_in = keras.Input((None, None, channels), name=f"{prefix}_conv8_in")
-    x = layers.Conv2DTranspose(models._ch(256, width), 4, strides=2, padding="same",
+    x = layers.Conv2DTranspose(zhang._ch(256, width), 4, strides=2, padding="same",
                                activation="relu", name="conv8_1")(x_in)
     for j in (2, 3):
-        x = layers.Conv2D(models._ch(256, width), 3, padding="same", activation="relu",
+        x = layers.Conv2D(zhang._ch(256, width), 3, padding="same", activation="relu",
                           name=f"conv8_{j}")(x)
     blocks.append(keras.Model(x_in, x, name=f"{prefix}_conv8"))
     return blocks

@@ -18,7 +18,7 @@ photo's own L, which carries the fine detail.
 """
 
 import keras
-from keras import layers
+from keras import layers, ops
 
 from kcolor import bins
 from kcolor.models import efficientnet_lite
@@ -26,6 +26,27 @@ from kcolor.models import efficientnet_lite
 DECODER = (128, 96, 64, 48)
 OUTPUT_STRIDE = 2
 ENCODER_PREFIX = efficientnet_lite.LAYER_PREFIX  # encoder variable paths start with it
+
+
+@keras.saving.register_keras_serializable(package="kcolor")
+class Upsample2x(layers.Layer):
+    """Bilinear ×2 upsampling (as ``UpSampling2D(2, interpolation="bilinear")``)
+    that also works when the spatial size is known only when a TensorFlow
+    graph runs (an exported SavedModel takes any size): ``ops.image.resize``
+    checks the size in Python, so then the TF op it would call is used."""
+
+    def call(self, x):
+        shape = ops.shape(x)
+        size = (shape[1] * 2, shape[2] * 2)
+        if all(isinstance(s, int) for s in size):
+            return ops.image.resize(x, size, interpolation="bilinear")
+        import tensorflow as tf
+
+        return tf.image.resize(x, size, method="bilinear")
+
+    def compute_output_shape(self, input_shape):
+        b, h, w, c = input_shape
+        return (b, None if h is None else 2 * h, None if w is None else 2 * w, c)
 
 
 def _conv_bn_relu(x, channels, name):
@@ -64,7 +85,7 @@ def build_unet_colorizer(variant=0, head="regression", grid="zhang", decoder=DEC
     x = s32
     for i, (skip, channels) in enumerate(zip((s16, s8, s4, s2), decoder)):
         stride = 16 >> i
-        x = layers.UpSampling2D(2, interpolation="bilinear", name=f"up{stride}")(x)
+        x = Upsample2x(name=f"up{stride}")(x)
         x = layers.Concatenate(name=f"skip{stride}")([x, skip])
         x = _conv_bn_relu(x, channels, f"dec{stride}_a")
         x = _conv_bn_relu(x, channels, f"dec{stride}_b")
