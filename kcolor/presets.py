@@ -15,7 +15,7 @@ import numpy as np
 from kcolor import imageio, models
 
 PRESET_DIR = os.path.join(os.path.dirname(__file__), "assets", "presets")
-DEFAULT = "small"
+DEFAULT = "lite"
 
 
 def names():
