@@ -29,7 +29,13 @@ def read_log(path):
         return list(csv.DictReader(f))
 
 
-@pytest.mark.parametrize("name", recipes.NAMES)
+# The three U-Net recipes share everything but the loss and head (tested in
+# test_lite_models and test_losses); one of them runs end to end here, to keep
+# the suite's time (each U-Net fit compiles a 3 M-parameter encoder, ~40 s).
+END_TO_END = [n for n in recipes.NAMES if n not in ("lite_classification", "lite_colorful")]
+
+
+@pytest.mark.parametrize("name", END_TO_END)
 def test_recipe_runs_and_writes_outputs(name, photo_dir, tmp_path):
     recipe = importlib.import_module(f"recipes.{name}").RECIPE
     out = tmp_path / name
@@ -93,6 +99,20 @@ def test_recipe_command_line(photo_dir, tmp_path):
     r = subprocess.run([sys.executable, "-m", "kcolor", "train", "nope"], cwd=ROOT,
                        capture_output=True, text=True, timeout=120)
     assert r.returncode != 0 and "unknown recipe 'nope'" in r.stderr
+
+
+@pytest.mark.parametrize("name", ["lite_classification", "lite_colorful"])
+def test_other_lite_recipes_build_and_compute_their_loss(name, photo_dir, tmp_path):
+    """One batch through the model and loss of each U-Net recipe not run end to end."""
+    from kcolor import data
+
+    recipe = importlib.import_module(f"recipes.{name}").RECIPE
+    cfg = tiny_config(photo_dir, tmp_path / name)
+    model = training.build_model(recipe, cfg)
+    L, target = next(iter(data.training_dataset(str(photo_dir), 2, 32, target_stride=2)))
+    loss = float(model.compute_loss(x=L, y=target, y_pred=model(L)))
+    assert 0 < loss < 100
+    assert type(model.optimizer).__name__ == "MultiplierAdam"
 
 
 def test_lite_recipe_rejects_sizes_the_encoder_cannot_take(photo_dir, tmp_path):

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from conftest import write_photos
-from kcolor import color
+from kcolor import color, presets
 from kcolor.study import StudyError, make, score, stats
 
 
@@ -135,7 +135,7 @@ def test_make_says_when_the_folder_has_too_few_photos(tiny_study, tmp_path):
 
 
 def test_model_specs_split_commas_and_label_models():
-    assert make.model_specs(None) == [("small", None)]
+    assert make.model_specs(None) == [(presets.DEFAULT, None)]
     assert make.model_specs(["small,/a/b/other.keras", "/c/other.keras"]) == [
         ("small", "small"), ("other", "/a/b/other.keras"), ("other-2", "/c/other.keras")]
 
