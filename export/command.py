@@ -3,6 +3,9 @@
     kcolor export --output_dir=exported [--model=small|model.keras]
         [--formats=saved_model,tflite_float32,tflite_float16,tflite_dynamic_int8,tflite_int8]
         [--name=kcolor --version=1 --size=256 --representative_dir=PHOTOS]
+
+``tflite_int8`` is calibrated on ``--representative_dir``, by default on the
+photos that ship with kcolor for that (``kcolor/assets/calibration/``).
 """
 
 import json
@@ -11,9 +14,14 @@ import sys
 
 from absl import flags
 
+import kcolor
+
 FLAGS = flags.FLAGS
 FORMATS = ("saved_model", "tflite_float32", "tflite_float16", "tflite_dynamic_int8",
            "tflite_int8")
+# 40 varied 128-px colour photos that ship with kcolor (their README.md says
+# where they come from): tflite_int8's calibration when no folder is given.
+CALIBRATION_DIR = os.path.join(os.path.dirname(kcolor.__file__), "assets", "calibration")
 
 
 def define_flags():
@@ -27,9 +35,9 @@ def define_flags():
     flags.DEFINE_float("temperature", None, "Annealed-mean temperature (default: the model's).")
     flags.DEFINE_float("saturation", None, "Multiply the predicted ab (default: the model's, "
                        "else 1).")
-    flags.DEFINE_bool("warmup", True, "Write TF Serving warm-up requests into the SavedModel "
-                      "(needs tensorflow-serving-api).")
-    flags.DEFINE_string("representative_dir", None, "Photos to calibrate tflite_int8 on.")
+    flags.DEFINE_bool("warmup", True, "Write TF Serving warm-up requests into the SavedModel.")
+    flags.DEFINE_string("representative_dir", None, "Photos to calibrate tflite_int8 on "
+                        "(default: the calibration photos that ship with kcolor).")
     flags.DEFINE_integer("representative_count", 100, "Use at most this many of them.")
     flags.DEFINE_bool("int8_io", False, "tflite_int8 with int8 input and output "
                       "(default: float32 input and output around int8 compute).")
@@ -63,9 +71,8 @@ def export(model_spec, output_dir, formats=FORMATS, name="kcolor", version=1, si
     if variants:
         rep = None
         if "int8" in variants:
-            if not representative_dir:
-                raise ValueError("tflite_int8 needs --representative_dir (photos to calibrate on)")
-            rep = tflite.representative_L(representative_dir, size, representative_count)
+            rep = tflite.representative_L(representative_dir or CALIBRATION_DIR, size,
+                                          representative_count)
         source = model_spec if isinstance(model_spec, str) else getattr(model_spec, "name", "")
         paths = tflite.export_tflite(model, output_dir, variants, size, t, saturation, rep,
                                      int8_io, source=source or "preset:default")

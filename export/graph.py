@@ -12,16 +12,18 @@ def require_tensorflow_backend():
         )
 
 
-def check_size(size):
+def check_size(size, model=None):
+    """``size`` if ``model`` (default: the Zhang-style net) can take it."""
     from kcolor import models
 
-    if size <= 0 or size % models.STRIDE_MULTIPLE:
-        raise ValueError(f"size {size} must be a positive multiple of {models.STRIDE_MULTIPLE}")
+    multiple = models.input_multiple(model)
+    if size <= 0 or size % multiple:
+        raise ValueError(f"size {size} must be a positive multiple of {multiple}")
     return int(size)
 
 
 def inference_model(model, temperature, saturation=1.0):
-    """L [B, H, W, 1] (sides divisible by 8) → ab [B, H, W, 2]: the model with
+    """L [B, H, W, 1] (sides divisible by 8, or 32 for a U-Net) → ab [B, H, W, 2]: the model with
     kcolor's decoding (``kcolor.decode.build_inference_model``)."""
     from kcolor import decode
 
@@ -40,15 +42,14 @@ def _pad_edge(x, multiple):
     return tf.concat([x, tf.repeat(x[:, :, -1:], pw, axis=2)], axis=2)
 
 
-def ab_any_size(inference, L):
+def ab_any_size(inference, L, multiple=8):
     """ab [B, H, W, 2] for L [B, H, W, 1] of any size: edge-padded to a
-    multiple of 8 for the network, cropped back after."""
+    multiple of ``multiple`` (``kcolor.models.input_multiple``) for the
+    network, cropped back after."""
     import tensorflow as tf
 
-    from kcolor import models
-
     shape = tf.shape(L)
-    ab = inference(_pad_edge(L, models.STRIDE_MULTIPLE))
+    ab = inference(_pad_edge(L, multiple))
     return ab[:, : shape[1], : shape[2], :]
 
 
@@ -65,16 +66,19 @@ def rgb_uint8(L, ab):
 def colorize_encoded(inference, image_bytes, size):
     """One encoded JPEG/PNG/GIF/BMP image → colorized PNG bytes at its own size.
 
-    As ``kcolor.colorize.Colorizer``: L squashed to ``size`` x ``size`` for the
+    As ``kcolor.colorize.Colorizer``: a JPEG's EXIF orientation applied
+    (``export.orientation``), L squashed to ``size`` x ``size`` for the
     network, ab upsampled back (bilinear) and joined with the photo's own L.
     Undecodable bytes raise InvalidArgumentError.
     """
     import tensorflow as tf
 
+    from export import orientation
     from kcolor import color
 
     rgb = tf.io.decode_image(image_bytes, channels=3, expand_animations=False)
     rgb.set_shape([None, None, 3])
+    rgb = orientation.upright(rgb, image_bytes)
     L = color.rgb_to_lab(tf.cast(rgb, tf.float32) / 255.0)[..., :1]
     hw = tf.shape(L)[:2]
     small = tf.image.resize(L[None], (size, size), method="bilinear", antialias=True)

@@ -30,16 +30,15 @@ def export_saved_model(model, output_dir, name="kcolor", version=1, size=256,
                        temperature=0.38, saturation=1.0, warmup_requests=True):
     """Writes the SavedModel; returns its folder ``output_dir/name/version``."""
     graph.require_tensorflow_backend()
-    size = graph.check_size(size)
+    size = graph.check_size(size, model)
     path = os.path.join(output_dir, name, str(int(version)))
     if os.path.exists(path) and os.listdir(path):
         # A server may be serving it: versions are written once, never over.
         raise ValueError(f"{path} already exists: export a new --version")
-    if warmup_requests:
-        warmup.check_available()
     import keras
     import tensorflow as tf
 
+    from kcolor import models
     from kcolor.instance import model as instance_model
 
     with_boxes = None
@@ -56,7 +55,7 @@ def export_saved_model(model, output_dir, name="kcolor", version=1, size=256,
     archive.track(with_boxes or inference)
 
     def serve(L):
-        ab = graph.ab_any_size(inference, L)
+        ab = graph.ab_any_size(inference, L, models.input_multiple(model))
         return {"ab": ab, "rgb": graph.rgb_uint8(L, ab)}
 
     def colorize_image(image_bytes):

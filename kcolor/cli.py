@@ -116,21 +116,24 @@ def _colorize(argv):
     if not paths:
         sys.exit("usage: kcolor colorize [flags] PATH...")
     try:
-        done, failed = colorize_files.run(
+        summary = colorize_files.run(
             paths, FLAGS.output_dir, FLAGS.model, FLAGS.size, FLAGS.temperature,
             FLAGS.saturation, FLAGS.batch_size, FLAGS.overwrite, fmt=FLAGS.format,
             pairs=FLAGS.side_by_side, html=FLAGS.html, instances=FLAGS.instances,
         )
     except (ValueError, FileNotFoundError) as e:
         sys.exit(f"kcolor colorize: {e}")
-    print(f"{done} colorized, {failed} failed")
-    sys.exit(1 if failed else 0)
+    print(summary)
+    sys.exit(1 if summary[1] else 0)
 
 
 def _define_evaluate_flags():
-    flags.DEFINE_string("model", None, "Preset name or .keras file (default: the shipped model).")
+    flags.DEFINE_string("model", None, "Preset name, .keras file, .tflite file or SavedModel "
+                        "directory from kcolor export (default: the shipped model).")
     flags.DEFINE_integer("size", 256, "Photos are squashed to size x size and scored there "
                          "(the model still works at its own scale).")
+    flags.DEFINE_integer("working_size", None, "Working size the network sees (default: the "
+                         "model's; 128 for a SavedModel).")
     flags.DEFINE_string("html", None, "Also write an HTML report (worst and best photos) here.")
     flags.DEFINE_float("temperature", None, "Annealed-mean temperature (default: the model's).")
     flags.DEFINE_integer("limit", None, "Use only N photos, spread evenly over the folder.")
@@ -143,8 +146,11 @@ def _evaluate(argv):
 
     if len(argv) != 2:
         sys.exit("usage: kcolor evaluate [flags] FOLDER")
-    table = evaluate.run(argv[1], FLAGS.model, FLAGS.size, FLAGS.temperature, FLAGS.limit,
-                         FLAGS.saturation, html=FLAGS.html)
+    try:
+        table = evaluate.run(argv[1], FLAGS.model, FLAGS.size, FLAGS.temperature, FLAGS.limit,
+                             FLAGS.saturation, html=FLAGS.html, working_size=FLAGS.working_size)
+    except (ValueError, FileNotFoundError, ImportError) as e:
+        sys.exit(f"kcolor evaluate: {e}")
     print(table)
     if FLAGS.markdown:
         with open(FLAGS.markdown, "w") as f:

@@ -49,8 +49,9 @@ class Colorizer:
 
         model, cfg = load_model(model)
         self.size = int(size or cfg.get("size", 128))
-        if self.size % models.STRIDE_MULTIPLE:
-            raise ValueError(f"--size {self.size} must be divisible by {models.STRIDE_MULTIPLE}")
+        multiple = models.input_multiple(model)
+        if self.size % multiple:
+            raise ValueError(f"--size {self.size} must be divisible by {multiple}")
         t = cfg.get("temperature", 0.38) if temperature is None else temperature
         if saturation is None:
             self.saturation = float(cfg.get("saturation", 1.0))

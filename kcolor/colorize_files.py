@@ -7,7 +7,7 @@ import os
 import sys
 import time
 
-from kcolor import colorize, imageio
+from kcolor import atomic, colorize, imageio
 
 
 def expand(paths):
@@ -65,7 +65,9 @@ def _progbar(n):
 def run(paths, output_dir, model=None, size=None, temperature=None, saturation=None,
         batch_size=8, overwrite=False, progress=True, fmt=None, pairs=False, html=False,
         instances=None):
-    """Colorizes ``paths``; returns (number colorized, number failed).
+    """Colorizes ``paths``; returns a ``Summary``: (number colorized, number
+    failed), with the stale temporary files it removed first (``kcolor.atomic``:
+    left in the output folders by a run killed mid-write).
 
     ``instances`` (instance-aware models only): None or "none" (no boxes),
     "auto" (``kcolor.instance.detector``), or a boxes JSON file
@@ -92,6 +94,8 @@ def run(paths, output_dir, model=None, size=None, temperature=None, saturation=N
         planned.append((src, dst))
         if overwrite or not os.path.exists(dst):  # else finished by an earlier run
             jobs.append((src, dst))
+    # Temporary files of a run killed mid-write (their writer is gone).
+    stale = atomic.remove_stale({output_dir} | {os.path.dirname(d) for _, d in planned})
     t0 = time.perf_counter()
     done, more_failed = _colorize_jobs(jobs, model, size, temperature, saturation, batch_size,
                                        progress, pairs, boxes_for, rels, instances) \
@@ -104,7 +108,24 @@ def run(paths, output_dir, model=None, size=None, temperature=None, saturation=N
 
         shown = [(s, d) for s, d in planned if os.path.exists(d)]
         print(f"contact sheet: {contact_sheet.write(shown, output_dir)}")
-    return done, failed + more_failed
+    return Summary(done, failed + more_failed, stale)
+
+
+class Summary(tuple):
+    """``(colorized, failed)`` of ``run``, plus ``stale``: the stale temporary
+    files removed from the output folders; str() is the summary line."""
+
+    def __new__(cls, done, failed, stale=()):
+        self = super().__new__(cls, (done, failed))
+        self.stale = list(stale)
+        return self
+
+    def __str__(self):
+        line = f"{self[0]} colorized, {self[1]} failed"
+        if self.stale:
+            n = len(self.stale)
+            line += f", {n} stale temporary file{'s' * (n != 1)} of an interrupted run removed"
+        return line
 
 
 def _boxes_source(instances):

@@ -15,10 +15,16 @@ DEFAULT_SIZE = 256
 
 
 def run(folder, model=None, size=DEFAULT_SIZE, temperature=None, limit=None, saturation=None,
-        html=None, examples=4):
+        html=None, examples=4, working_size=None):
     """Returns a Markdown table of PSNR, SSIM, AuC and colourfulness; with
-    ``html`` (a path) also writes a report with the worst and best photos."""
-    c = colorize.Colorizer(model, None, temperature, saturation)
+    ``html`` (a path) also writes a report with the worst and best photos.
+
+    ``model``: any model ``kcolor colorize`` takes (``colorize.Colorizer``): a
+    preset, a ``.keras`` file, a ``.tflite`` file or a SavedModel folder from
+    ``kcolor export``. ``working_size``: the size the network sees (default:
+    the model's; a SavedModel records none: 128).
+    """
+    c = colorize.Colorizer(model, working_size, temperature, saturation)
     ds = data.validation_dataset(folder, size or DEFAULT_SIZE, limit=limit, squash=True)
     kept = []  # (psnr, rgb_true uint8, rgb_pred uint8)
 

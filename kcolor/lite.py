@@ -1,6 +1,8 @@
 """Running an exported ``.tflite`` colorizer without TensorFlow or Keras.
 
-Needs only numpy, Pillow and ``ai-edge-litert`` (``pip install kcolor[lite]``).
+Needs only numpy, Pillow and ``ai-edge-litert`` (``pip install kcolor[lite]``);
+where ai-edge-litert is missing and TensorFlow is installed, TensorFlow's own
+``tf.lite.Interpreter`` runs the file instead.
 The model comes from ``kcolor export`` (``export/tflite.py``): L [1, S, S, 1]
 (Lab lightness 0-100) → ab [1, S, S, 2] at the same size, decoding included;
 int8 inputs and outputs are (de)quantized here with the file's own scale and
@@ -12,13 +14,31 @@ import numpy as np
 
 
 def _interpreter_class():
+    """ai-edge-litert's Interpreter; TensorFlow's own ``tf.lite.Interpreter``
+    where only TensorFlow is installed (``pip install kcolor`` without the
+    ``lite`` extra: ``kcolor export``'s sidecars, ``kcolor evaluate`` and
+    ``kcolor colorize`` of a .tflite file)."""
     try:
         from ai_edge_litert.interpreter import Interpreter
     except ImportError as e:
-        raise ImportError(
-            "running a .tflite model needs ai-edge-litert: pip install 'kcolor[lite]'"
-        ) from e
+        try:
+            import tensorflow as tf
+        except ImportError:
+            raise ImportError(
+                "running a .tflite model needs ai-edge-litert: pip install 'kcolor[lite]'"
+            ) from e
+        return _tf_interpreter(tf)
     return Interpreter
+
+
+def _tf_interpreter(tf):
+    import warnings
+
+    def interpreter(**kwargs):
+        with warnings.catch_warnings():  # "deprecated, use ai_edge_litert": we do where installed
+            warnings.filterwarnings("ignore", "(?s).*tf.lite.Interpreter is deprecated")
+            return tf.lite.Interpreter(**kwargs)
+    return interpreter
 
 
 def quantize(x, detail):

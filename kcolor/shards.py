@@ -5,7 +5,8 @@ path a line, relative paths from the list's folder, ``#`` comments), and for
 each photo
 
 * decodes it with ``kcolor.imageio.read_rgb`` (EXIF orientation, CMYK,
-  16-bit, alpha); a missing, unreadable or truncated file is skipped;
+  16-bit, alpha; EXIF data that cannot be parsed is ignored with a
+  warning); a missing, unreadable or truncated file is skipped;
 * skips it when its short side is under ``min_side`` (default 64 px) or when
   it is nearly gray: Hasler–Süsstrunk colourfulness (0–255 scale, on a
   64 px copy) under ``min_colorfulness`` (default 2; a grayscale photo scores
@@ -18,7 +19,8 @@ each photo
 * stores it as JPEG (quality 95) or PNG in a ``tf.train.Example``:
   ``image/encoded``, ``image/height``, ``image/width``, ``image/format`` and
   ``image/source`` (the input path). A JPEG that needs no change (RGB, not
-  resized, no EXIF rotation) is stored byte for byte, without re-encoding.
+  resized, no EXIF rotation, no unreadable EXIF data) is stored byte for
+  byte, without re-encoding.
 
 Photos are shuffled (``seed``) and dealt round-robin to ``num_shards`` files
 ``PREFIX-00000-of-00008.tfrecord`` ..., so every shard is a sample of the
@@ -101,8 +103,11 @@ def colorfulness(rgb):
 
 
 def _is_plain_jpeg(path):
+    """An RGB JPEG with no EXIF rotation and no unreadable EXIF data (whose
+    bytes can be stored as they are)."""
     with Image.open(path) as im:
-        return im.format == "JPEG" and im.mode == "RGB" and im.getexif().get(0x0112, 1) == 1
+        return (im.format == "JPEG" and im.mode == "RGB"
+                and imageio.exif_orientation(im) == (1, None))
 
 
 def prepare_photo(path, size=256, min_side=64, min_colorfulness=2.0, fmt="jpeg", quality=95):

@@ -25,6 +25,30 @@ def write_photos(folder):
     return folder
 
 
+def write_broken_exif_jpeg(path, rgb, seed=0):
+    """Writes uint8 ``rgb`` as a JPEG whose APP1 EXIF payload (everything after
+    ``Exif\\0\\0``) is overwritten with noise, as in an old photo with a garbled
+    EXIF block: the pixels decode fine, the EXIF data cannot be parsed (before
+    the noise it said orientation 6). Returns ``path``."""
+    import io
+
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    exif[0x010F] = "kcolor test camera"
+    buf = io.BytesIO()
+    # dpi: Pillow then does not parse the EXIF block when it opens the file
+    # (it would swallow the error there), only when asked for the orientation.
+    Image.fromarray(rgb).save(buf, "JPEG", quality=95, exif=exif, dpi=(72, 72))
+    data = bytearray(buf.getvalue())
+    start = data.index(b"Exif\x00\x00") + 6
+    end = start - 8 + int.from_bytes(data[start - 8:start - 6], "big")  # APP1 length field
+    noise = np.random.default_rng(seed).integers(0, 256, end - start, np.uint8).tobytes()
+    data[start:end] = b"\xff\xff\xbeZ" + noise[4:]  # the header of the issue's photo
+    with open(path, "wb") as f:
+        f.write(bytes(data))
+    return path
+
+
 @pytest.fixture
 def photo_dir(tmp_path):
     """A folder of 10 small, smooth, coloured JPEG/PNG photos plus one broken file."""

@@ -172,6 +172,9 @@ def test_malformed_image_is_an_error_not_a_crash(served):
 
 
 def test_warmup_requests_parse_and_run(exported, tmp_path):
+    """TF Serving's own classes read kcolor's warm-up records, and they run
+    (kcolor writes them without tensorflow-serving-api)."""
+    pytest.importorskip("tensorflow_serving")
     code = f"""
 import json, os, sys
 import tensorflow as tf

@@ -135,8 +135,17 @@ def test_int8_input_and_output(lively_model, exported, tmp_path, L_batch, keras_
     assert np.abs(ab - keras_ab).mean() < MEAN_AB_ERROR["int8"]
 
 
-def test_int8_needs_photos(lively_model, tmp_path):
+def test_int8_calibrates_on_the_bundled_photos_by_default(lively_model, tmp_path, monkeypatch):
     from export import command
 
-    with pytest.raises(ValueError, match="representative_dir"):
-        command.export(lively_model, str(tmp_path), formats=["tflite_int8"], size=EXPORT_SIZE)
+    folders = []
+    real = tflite.representative_L
+    monkeypatch.setattr(tflite, "representative_L", lambda folder, *a: folders.append(folder)
+                        or real(folder, *a))
+    paths = command.export(lively_model, str(tmp_path / "a"), formats=["tflite_int8"],
+                           size=EXPORT_SIZE, representative_count=8)
+    assert folders == [command.CALIBRATION_DIR] and os.path.getsize(paths["tflite_int8"]) > 1000
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="no readable photos"):
+        command.export(lively_model, str(tmp_path / "b"), formats=["tflite_int8"],
+                       size=EXPORT_SIZE, representative_dir=str(tmp_path / "empty"))

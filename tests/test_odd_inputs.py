@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from conftest import write_broken_exif_jpeg
 from kcolor import colorize_files
 
 
@@ -45,6 +46,8 @@ def odd_dir(tmp_path):
     exif = Image.Exif()
     exif[0x0112] = 6
     Image.fromarray(g).save(d / "rotated.jpg", exif=exif)
+    # An old photo's garbled EXIF block: colorized as stored, with a warning.
+    write_broken_exif_jpeg(d / "broken_exif.jpg", np.stack([g, g, g], -1))
     # Bad files.
     (d / "empty.jpg").write_bytes(b"")
     (d / "text.jpg").write_text("hello, I am not a photo\n")
@@ -62,6 +65,7 @@ GOOD = {  # output name: (width, height, mode)
     "with_alpha.png": (44, 30, "RGBA"),
     "lossless.webp": (44, 30, "RGB"),
     "rotated.jpg": (30, 44, "RGB"),
+    "broken_exif.jpg": (44, 30, "RGB"),  # orientation unknown: as stored
 }
 BAD = {"empty.jpg", "text.jpg", "truncated.jpg"}
 
@@ -85,6 +89,11 @@ def test_every_odd_input(odd_dir, tmp_path, tiny_model, capsys):
     with Image.open(out / "with_alpha.png") as im:
         np.testing.assert_array_equal(np.asarray(im)[..., 3], 255 - gradient(30, 44))
     errors = [l for l in capsys.readouterr().err.splitlines() if l.strip()]
+    warnings = [l for l in errors if l.startswith("warning: ")]
+    assert len(warnings) == 1, errors
+    assert warnings[0].startswith(f"warning: {odd_dir / 'broken_exif.jpg'}: EXIF data unreadable "
+                                  "(not a TIFF file (header b'\\xff\\xff\\xbeZ")
+    assert warnings[0].endswith("; using the pixels as stored")
     for name in BAD:
         line = [l for l in errors if l.startswith(str(odd_dir / name) + ": ")]
         assert len(line) == 1, (name, errors)
