@@ -9,7 +9,12 @@ describes its input and output:
 * ``dynamic_int8``: int8 weights, float activations and I/O;
 * ``int8``: int8 weights and activations, calibrated on L of real photos
   (``representative_L``); float32 input/output by default, int8 with
-  ``int8_io=True`` (the sidecar then gives the scale and zero point).
+  ``int8_io=True`` (the sidecar then gives the scale and zero point). It is
+  converted from a graph made for it (``_fixed_size_saved_model`` with
+  ``equalize`` and ``pin_ranges``): conv-ReLU-BN gains moved into the
+  convolutions (``equalize_relu_batchnorm``), and L and ab at fixed ranges
+  (``INT8_L_RANGE``, ``INT8_AB_RANGE``), so that it keeps the float model's
+  colour (issue #13, ``benchmarks/int8_colour.py``).
 
 ``kcolor.lite`` runs them without TensorFlow.
 """
@@ -55,19 +60,116 @@ def representative_L(folder, size, limit=100):
 
 def lightness_ramp(size):
     """L from 0 to 100 across [1, size, size, 1]: calibrating on it too makes
-    the int8 input cover all of L, not only the photos' darkest..lightest."""
+    the int8 activations cover lighter and darker inputs than the photos (the
+    input's own range is ``INT8_L_RANGE`` whatever the calibration)."""
     ramp = np.linspace(0.0, 100.0, size * size, dtype=np.float32)
     return ramp.reshape(1, size, size, 1)
 
 
-def _fixed_size_saved_model(model, size, temperature, saturation, path):
+# The int8 variant's L input and ab output get these fixed ranges instead of
+# calibrated ones (fake-quant nodes in the graph it is converted from): the
+# calibration photos then decide neither which L the file takes nor how
+# colourful its ab can get. ab in [-128, 127] is a scale of 1 Lab unit and
+# zero point 0, past the sRGB gamut (|a|, |b| < 110) on both sides.
+INT8_L_RANGE = (0.0, 100.0)
+INT8_AB_RANGE = (-128.0, 127.0)
+
+
+def _relu_batchnorm_pairs(model):
+    """[(conv, batchnorm)]: each BatchNormalization of ``model`` (and of the
+    models nested in it) whose input is a Conv2D or Conv2DTranspose with a
+    ReLU activation that nothing else reads."""
+    import keras
+
+    def source(tensor):
+        return tensor._keras_history.operation
+
+    pairs = []
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            pairs += _relu_batchnorm_pairs(layer)
+    readers = {}  # id(layer) → how many times its output is read in this model
+    for layer in model.layers:
+        for node in layer._inbound_nodes:
+            for tensor in node.input_tensors:
+                readers[id(source(tensor))] = readers.get(id(source(tensor)), 0) + 1
+    for tensor in model.outputs:
+        readers[id(source(tensor))] = readers.get(id(source(tensor)), 0) + 1
+    for bn in model.layers:
+        if (type(bn) is not keras.layers.BatchNormalization or not bn.scale
+                or bn.axis not in (-1, 3) or len(bn._inbound_nodes) != 1):
+            continue
+        conv = source(bn._inbound_nodes[0].input_tensors[0])
+        if (type(conv) in (keras.layers.Conv2D, keras.layers.Conv2DTranspose)
+                and conv.activation is keras.activations.relu
+                and readers.get(id(conv)) == 1):
+            pairs.append((conv, bn))
+    return pairs
+
+
+def equalize_relu_batchnorm(model):
+    """``model``, or a copy computing the same in float, whose ReLU
+    convolutions followed by a BatchNormalization (the conv-ReLU-BN blocks of
+    Zhang et al.'s net) output that BatchNormalization's per-channel scale.
+
+    For a > 0, relu(z)·a = relu(a·z): the gain a = γ/σ of each channel moves
+    into the convolution's kernel and bias (int8 weights are quantized per
+    channel anyway), and the BatchNormalization keeps only its sign and
+    offset. In full int8 the ReLU output is one tensor with one scale; as
+    trained, its channels differ by up to 100× (a channel that varies by 0.1
+    and is multiplied by 60 sits next to one that reaches 13), so the small
+    ones round to a few steps and, amplified by their gain, wash the colour
+    out (issue #13).
+    """
+    import keras
+
+    if not _relu_batchnorm_pairs(model):
+        return model
+    copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    for conv, bn in _relu_batchnorm_pairs(copy):
+        gamma, beta, mean, var = (np.asarray(w, np.float64) for w in bn.get_weights())
+        sigma = np.sqrt(var + bn.epsilon)
+        gain = gamma / sigma
+        s = np.abs(gain)
+        weights = conv.get_weights()
+        # Conv2D kernels are [h, w, in, out]; Conv2DTranspose ones [h, w, out, in].
+        shape = [1, 1, -1, 1] if type(conv) is keras.layers.Conv2DTranspose else [1, 1, 1, -1]
+        weights[0] = weights[0] * s.reshape(shape)
+        if conv.use_bias:
+            weights[1] = weights[1] * s
+        conv.set_weights([w.astype(np.float32) for w in weights])
+        bn.set_weights([w.astype(np.float32) for w in (np.sign(gain) * sigma, beta, mean * s, var)])
+    return copy
+
+
+def _fixed_size_saved_model(model, size, temperature, saturation, path, equalize=False,
+                            pin_ranges=False):
+    """A SavedModel of ``model`` with kcolor's decoding for L [1, size, size, 1].
+
+    The int8 variant is converted from one with both options:
+      equalize: the model through ``equalize_relu_batchnorm`` (the same in float).
+      pin_ranges: the L input and ab output pinned to ``INT8_L_RANGE`` and
+        ``INT8_AB_RANGE`` by fake quantization (in float that only rounds ab
+        to whole Lab units and clips it there, so only for int8).
+    """
     import keras
     import tensorflow as tf
 
+    if equalize:
+        model = equalize_relu_batchnorm(model)
     inference = graph.inference_model(model, temperature, saturation)
+
+    def ab(L):
+        if not pin_ranges:
+            return inference(L)
+        L = tf.quantization.fake_quant_with_min_max_args(L, *INT8_L_RANGE, num_bits=8)
+        out = inference(L)
+        return tf.quantization.fake_quant_with_min_max_args(out, *INT8_AB_RANGE, num_bits=8)
+
     archive = keras.export.ExportArchive()
     archive.track(inference)
-    archive.add_endpoint("serving_default", lambda L: {"ab": inference(L)},
+    archive.add_endpoint("serving_default", lambda L: {"ab": ab(L)},
                          [tf.TensorSpec([1, size, size, 1], tf.float32, name="L")])
     archive.write_out(path, verbose=False)
 
@@ -129,16 +231,20 @@ def export_tflite(model, output_dir, variants=VARIANTS, size=256, temperature=0.
     """Writes ``output_dir/tflite/model_<variant>.tflite`` and ``.json`` for
     each variant; returns {variant: path}."""
     graph.require_tensorflow_backend()
-    size = graph.check_size(size)
+    size = graph.check_size(size, model)
     folder = os.path.join(output_dir, "tflite")
     os.makedirs(folder, exist_ok=True)
     paths = {}
     with tempfile.TemporaryDirectory() as tmp:
-        fixed = os.path.join(tmp, "fixed")
-        _fixed_size_saved_model(model, size, temperature, saturation, fixed)
+        saved = {}
         for variant in variants:
+            int8 = variant == "int8"
+            if int8 not in saved:
+                saved[int8] = os.path.join(tmp, "fixed_int8" if int8 else "fixed")
+                _fixed_size_saved_model(model, size, temperature, saturation, saved[int8],
+                                        equalize=int8, pin_ranges=int8)
             path = os.path.join(folder, f"model_{variant}.tflite")
-            content = convert(fixed, variant, representative, int8_io)
+            content = convert(saved[int8], variant, representative, int8_io)
             custom = tflite_ops.non_builtin(content)
             if custom:
                 raise RuntimeError(f"TFLite {variant}: non-builtin operators {custom}")
