@@ -58,30 +58,9 @@ def at_target(rows, target):
 
 
 def grid(named_paths, val_dirs, n, jpg):
-    import matplotlib
+    import picture_grid
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-    from PIL import Image
-
-    from kcolor import colorize, data, imageio
-
-    paths = data.spread(data.resolve(",".join(val_dirs))[1], n)
-    photos = [np.asarray(Image.fromarray(imageio.read_rgb(p)).resize((128, 128), Image.BICUBIC))
-              for p in paths]
-    columns = [("gray input", [colorize.gray_rgb(p) for p in photos])]
-    for name, path in named_paths:
-        columns.append((name, colorize.Colorizer(path, size=128).colorize(photos)))
-    columns.append(("ground truth", photos))
-    fig, axes = plt.subplots(n, len(columns), figsize=(1.6 * len(columns), 1.6 * n + 0.3))
-    for j, (title, images) in enumerate(columns):
-        axes[0, j].set_title(title, fontsize=8)
-        for i, im in enumerate(images):
-            axes[i, j].imshow(im)
-            axes[i, j].axis("off")
-    fig.tight_layout(pad=0.2)
-    fig.savefig(jpg, dpi=110, pil_kwargs={"quality": 90})
+    picture_grid.write(picture_grid.val_photos(val_dirs, n), named_paths, jpg, width=1.6)
 
 
 def main(argv):

@@ -134,32 +134,11 @@ def _steps_per_epoch(runs, name):
 
 
 def grid(runs, val_dir, n, jpg):
-    import matplotlib
+    import picture_grid
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-    from PIL import Image
-
-    from kcolor import colorize, data, imageio
-
-    paths = data.spread(data.list_images(val_dir), n)
-    photos = [np.asarray(Image.fromarray(imageio.read_rgb(p)).resize((128, 128), Image.BICUBIC))
-              for p in paths]
     names = [r for r in RECIPES if os.path.exists(os.path.join(runs, r, "last.keras"))]
-    columns = [("gray input", [colorize.gray_rgb(p) for p in photos])]
-    for name in names:
-        c = colorize.Colorizer(os.path.join(runs, name, "last.keras"), size=128)
-        columns.append((LABELS[name], c.colorize(photos)))
-    columns.append(("ground truth", photos))
-    fig, axes = plt.subplots(n, len(columns), figsize=(1.45 * len(columns), 1.5 * n + 0.3))
-    for j, (title, images) in enumerate(columns):
-        axes[0, j].set_title(title, fontsize=8)
-        for i, im in enumerate(images):
-            axes[i, j].imshow(im)
-            axes[i, j].axis("off")
-    fig.tight_layout(pad=0.2)
-    fig.savefig(jpg, dpi=110, pil_kwargs={"quality": 90})
+    picture_grid.write(picture_grid.val_photos([val_dir], n),
+                       [(LABELS[r], os.path.join(runs, r, "last.keras")) for r in names], jpg)
 
 
 def main(argv):
