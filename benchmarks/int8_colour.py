@@ -10,13 +10,13 @@ model (``kcolor.decode.build_inference_model`` with the preset's temperature
 and saturation, or ``--temperature``/``--saturation``) and with full-int8
 TFLite files calibrated on ``--calibration_limit`` photos spread over
 ``--calibration_dir`` (``export.tflite.representative_L``: scored and
-calibration photos differ). Rows:
+calibration photos differ). Rows (``--rows``):
 
-* ``int8 (before)``: the float graph converted as is (the int8 export before
-  issue #13's fix);
-* ``int8, ab range pinned``: only the fixed L and ab ranges;
-* ``int8, equalized``: only ``equalize_relu_batchnorm``;
-* ``int8 (export)``: what ``kcolor export`` writes now (both);
+* ``before``: the float graph converted to full int8 as is (the int8 export
+  before issue #13's fix);
+* ``pinned``: only the fixed L and ab ranges (``INT8_L_RANGE``, ``INT8_AB_RANGE``);
+* ``equalized``: only ``equalize_relu_batchnorm``;
+* ``export``: what ``kcolor export`` writes now (both), via ``export_tflite``;
 * ``dynamic_int8``: int8 weights, float activations, for reference.
 
 Prints PSNR and colourfulness (``kcolor.metrics``, as
