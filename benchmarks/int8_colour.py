@@ -1,7 +1,7 @@
 """Does the full-int8 TFLite file keep the colour? (issue #13)
 
     python benchmarks/int8_colour.py [--model=small|run/last.keras] \
-        [--data_dir=/work/shared/data/val] [--calibration_dir=/work/shared/data/train] \
+        [--data_dir=../shared/data/val] [--calibration_dir=../shared/data/train] \
         [--limit=200] [--calibration_limit=100] [--size=128] [--markdown=out.md]
 
 Colorizes ``--limit`` photos spread over ``--data_dir``, squashed to size x
@@ -42,8 +42,8 @@ import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
 
 flags.DEFINE_string("model", "small", "Preset name or .keras file.")
-flags.DEFINE_string("data_dir", "/work/shared/data/val", "Photos to score on.")
-flags.DEFINE_string("calibration_dir", "/work/shared/data/train",
+flags.DEFINE_string("data_dir", "../shared/data/val", "Photos to score on.")
+flags.DEFINE_string("calibration_dir", "../shared/data/train",
                     "Photos to calibrate int8 on (not the scored ones).")
 flags.DEFINE_integer("limit", 200, "Score N photos spread over --data_dir.")
 flags.DEFINE_integer("calibration_limit", 100, "Calibrate on N photos spread over the folder.")

@@ -12,6 +12,18 @@ from keras import ops
 from kcolor import bins, color
 
 
+def resize_bilinear(x, size):
+    """``x`` [batch, h, w, c] resized to ``size`` (bilinear). When the size is
+    known only while a TensorFlow graph runs (exported models, predict()
+    after a change of size), ``ops.image.resize`` cannot take it (it tests
+    the size in Python); ``tf.image.resize`` is the op it would call."""
+    if not all(isinstance(s, int) for s in size):
+        import tensorflow as tf
+
+        return tf.image.resize(x, size, method="bilinear")
+    return ops.image.resize(x, size, interpolation="bilinear")
+
+
 @keras.saving.register_keras_serializable(package="kcolor")
 class DecodeAb(keras.layers.Layer):
     """[prediction, L] → ab [batch, H, W, 2] at the size of L.
@@ -33,16 +45,7 @@ class DecodeAb(keras.layers.Layer):
             grid = bins.get_grid(prediction.shape[-1])
             ab = grid.annealed_mean(prediction, self.temperature)
         ab = ab * self.saturation
-        size = tuple(ops.shape(L)[1:3])
-        if not all(isinstance(s, int) for s in size):
-            # A size known only when a TensorFlow graph runs (exported models,
-            # predict() after a change of size): ops.image.resize tests the
-            # size in Python, so it cannot take one; tf.image.resize is the op
-            # it would call.
-            import tensorflow as tf
-
-            return tf.image.resize(ab, size, method="bilinear")
-        return ops.image.resize(ab, size, interpolation="bilinear")
+        return resize_bilinear(ab, tuple(ops.shape(L)[1:3]))
 
     def compute_output_shape(self, prediction_shape, L_shape):
         return tuple(L_shape[:3]) + (2,)

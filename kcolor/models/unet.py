@@ -32,17 +32,13 @@ ENCODER_PREFIX = efficientnet_lite.LAYER_PREFIX  # encoder variable paths start 
 class Upsample2x(layers.Layer):
     """Bilinear ×2 upsampling (as ``UpSampling2D(2, interpolation="bilinear")``)
     that also works when the spatial size is known only when a TensorFlow
-    graph runs (an exported SavedModel takes any size): ``ops.image.resize``
-    checks the size in Python, so then the TF op it would call is used."""
+    graph runs (an exported SavedModel takes any size): ``decode.resize_bilinear``."""
 
     def call(self, x):
-        shape = ops.shape(x)
-        size = (shape[1] * 2, shape[2] * 2)
-        if all(isinstance(s, int) for s in size):
-            return ops.image.resize(x, size, interpolation="bilinear")
-        import tensorflow as tf
+        from kcolor import decode
 
-        return tf.image.resize(x, size, method="bilinear")
+        shape = ops.shape(x)
+        return decode.resize_bilinear(x, (shape[1] * 2, shape[2] * 2))
 
     def compute_output_shape(self, input_shape):
         b, h, w, c = input_shape
