@@ -1,7 +1,7 @@
 """Shipped, trained models by name (as keras-hub presets).
 
-A preset is ``assets/presets/<name>.json`` (architecture: arch, head, width,
-grid, working size, temperature, saturation, how it was trained) beside ``<name>.npz`` (weights
+A preset is ``assets/presets/<name>.json`` (architecture: arch, head, width
+or, for a U-Net, ``build`` (decoder channels, gray stem), grid, working size, temperature, saturation, how it was trained) beside ``<name>.npz`` (weights
 stored as float16 to keep the package small; loaded back as float32).
 ``save_preset`` writes one from a trained model; ``load`` rebuilds it.
 """
@@ -36,7 +36,7 @@ def load(name=DEFAULT):
     """The preset's training model (L → low-resolution prediction) and its config."""
     cfg = config(name)
     model = models.build(cfg.get("arch", "zhang"), cfg["head"], cfg.get("width", 0.25),
-                         cfg["grid"], name=name)
+                         cfg["grid"], name=name, **cfg.get("build", {}))
     with np.load(os.path.join(PRESET_DIR, f"{name}.npz")) as f:
         model.set_weights([f[f"w{i}"].astype(np.float32) for i in range(len(f.files))])
     return model, cfg
@@ -53,6 +53,11 @@ def save_preset(model, name, head, width, grid, size, temperature=0.38, arch="zh
     os.replace(tmp, os.path.join(PRESET_DIR, f"{name}.npz"))
     cfg = dict(arch=arch, head=head, width=width, grid=grid, size=size, temperature=temperature,
                **info)
+    if arch.startswith("unet"):  # the decoder and stem it was built with; width is unused
+        from kcolor.models import unet
+
+        cfg["build"] = unet.build_kwargs(model)
+        cfg.pop("width")
     with open(os.path.join(PRESET_DIR, f"{name}.json"), "w") as f:
         json.dump(cfg, f, indent=1)
     return cfg

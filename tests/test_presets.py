@@ -66,6 +66,8 @@ def test_lite_preset_round_trip(photo_dir, tmp_path, preset_dir):
     original = keras.models.load_model(run / "last.keras", compile=False)
     L = np.random.default_rng(0).uniform(0, 100, (1, 64, 64, 1)).astype("float32")
     a, b = np.asarray(original(L)), np.asarray(model(L))
-    assert a.shape == b.shape == (1, 32, 32, 2) and np.abs(a).max() > 5
+    assert a.shape == b.shape == (1, 16, 16, 2) and np.abs(a).max() > 5
+    assert written["build"] == {"decoder": [96, 64, 48], "gray_stem": True}
+    assert "width" not in written
     # float16 weights: close to, not equal to, the float32 checkpoint.
     np.testing.assert_allclose(a, b, atol=0.02 * np.abs(a).max())
