@@ -163,13 +163,46 @@ def _define_preset_flags():
     flags.DEFINE_string("checkpoint", "best.keras", "Checkpoint file in run_dir.")
     flags.DEFINE_float("temperature", None, "Annealed-mean temperature (default: the recipe's).")
     flags.DEFINE_float("saturation", 1.0, "ab gain the preset applies by default.")
+    flags.DEFINE_float("target_colourfulness", None, "Instead of --saturation: the gain at which "
+                       "the outputs reach this fraction of the truth's colourfulness on "
+                       "--calibration_dir (kcolor.saturation; use training photos, not val).")
+    flags.DEFINE_string("calibration_dir", None, "Photos to choose the saturation on.")
+    flags.DEFINE_integer("calibration_limit", 500, "Use N photos, spread evenly over the folder.")
+
+
+def _chosen_saturation():
+    """(gain, note) from --target_colourfulness on --calibration_dir."""
+    import json
+    import os
+
+    from kcolor import colorize, data, decode, saturation
+
+    if not FLAGS.calibration_dir:
+        raise app.UsageError("--target_colourfulness needs --calibration_dir")
+    with open(os.path.join(FLAGS.run_dir, "config.json")) as f:
+        run = json.load(f)
+    size = run["crop_size"]
+    recipe = importlib.import_module(f"recipes.{run['recipe']}").RECIPE
+    model, _ = colorize.load_model(os.path.join(FLAGS.run_dir, FLAGS.checkpoint))
+    temperature = recipe.temperature if FLAGS.temperature is None else FLAGS.temperature
+    inference = decode.build_inference_model(model, temperature, 1.0)
+    photos = data.validation_dataset(FLAGS.calibration_dir, size, limit=FLAGS.calibration_limit,
+                                     squash=True)
+    rows = saturation.sweep(inference.predict_on_batch, photos)
+    print(saturation.table(rows))
+    gain = saturation.choose(rows, FLAGS.target_colourfulness)
+    note = (f"saturation {gain} reaches {FLAGS.target_colourfulness}x the truth's colourfulness on "
+            f"{FLAGS.calibration_limit} photos of {os.path.basename(os.path.normpath(FLAGS.calibration_dir))}/")
+    return gain, note
 
 
 def _preset(argv):
     from kcolor import presets
 
-    cfg = presets.from_run(FLAGS.run_dir, FLAGS.name, FLAGS.checkpoint, FLAGS.temperature,
-                           saturation=FLAGS.saturation)
+    info = {"saturation": FLAGS.saturation}
+    if FLAGS.target_colourfulness is not None:
+        info["saturation"], info["saturation_chosen"] = _chosen_saturation()
+    cfg = presets.from_run(FLAGS.run_dir, FLAGS.name, FLAGS.checkpoint, FLAGS.temperature, **info)
     print(f"preset {FLAGS.name!r} written to {presets.PRESET_DIR}: {cfg}")
 
 

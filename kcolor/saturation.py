@@ -1,0 +1,57 @@
+"""Choosing a preset's saturation: the ab gain at which a colorizer's outputs
+reach a target colourfulness, as a fraction of the ground truth's, on photos
+set aside for it (training photos; never the validation set it is scored on).
+
+A regression colorizer trained on Huber predicts something near the
+conditional median of ab, which is grayer than the truth; multiplying ab by a
+gain > 1 buys colour for a little PSNR. ``sweep`` prices each gain once (the
+network runs once; only the cheap scoring repeats) and ``choose`` picks the
+gain for a target ratio by linear interpolation between the swept gains.
+"""
+
+import numpy as np
+
+from kcolor import callbacks
+
+GAINS = tuple(round(1.0 + 0.1 * i, 1) for i in range(11))  # 1.0, 1.1, …, 2.0
+
+
+def sweep(predict_ab, dataset, gains=GAINS):
+    """One row per gain: ``gain``, ``psnr``, ``gray_psnr`` and ``ratio`` (the
+    outputs' colourfulness / the truth's) of ``predict_ab`` × gain on
+    ``dataset`` (batches of (L, RGB), ``kcolor.data.validation_dataset``)."""
+    batches = [(np.asarray(L), np.asarray(rgb)) for L, rgb in dataset]
+    if not batches:
+        raise ValueError("no photos to choose the saturation on")
+    predictions = [np.asarray(predict_ab(L)) for L, _ in batches]
+    rows = []
+    for gain in gains:
+        remaining = iter(predictions)
+        model, gray = callbacks.evaluate_colorizer(lambda L: next(remaining) * gain, batches)
+        rows.append({"gain": float(gain), "psnr": model["psnr"], "gray_psnr": gray["psnr"],
+                     "ratio": model["colorfulness"] / gray["true_colorfulness"]})
+    return rows
+
+
+def choose(rows, target):
+    """The gain whose colourfulness ratio is ``target``, interpolated between
+    the two swept gains around it; the first gain when even it is more
+    colourful. Raises ValueError when no swept gain reaches the target."""
+    rows = sorted(rows, key=lambda r: r["gain"])
+    if rows[0]["ratio"] >= target:
+        return rows[0]["gain"]
+    for lo, hi in zip(rows, rows[1:]):
+        if lo["ratio"] < target <= hi["ratio"]:
+            t = (target - lo["ratio"]) / (hi["ratio"] - lo["ratio"])
+            return round(lo["gain"] + t * (hi["gain"] - lo["gain"]), 3)
+    raise ValueError(f"no gain up to {rows[-1]['gain']} reaches {target:.2f}x the truth's "
+                     f"colourfulness (it reaches {rows[-1]['ratio']:.2f}x)")
+
+
+def table(rows):
+    """The sweep as a Markdown table."""
+    lines = ["| gain | PSNR (dB) | gain over gray (dB) | colourfulness / truth |",
+             "|---|---|---|---|"]
+    lines += [f"| {r['gain']:.1f} | {r['psnr']:.2f} | {r['psnr'] - r['gray_psnr']:+.2f} | "
+              f"{r['ratio']:.3f} |" for r in rows]
+    return "\n".join(lines)
