@@ -7,7 +7,7 @@ crop and horizontal flip, sRGB → Lab (``kcolor.color`` run on tf ops), then
 * input ``L`` [crop, crop, 1] (0-100),
 * target Lab [crop/s, crop/s, 3]: the image's Lab average-pooled to the
   model's output resolution (``target_stride`` s: 4 for the Zhang-style
-  net, 2 for the U-Net).
+  net and the default U-Net).
 
 Validation examples keep full resolution: (L [s, s, 1], RGB [s, s, 3]) from a
 centre crop, for the metrics in ``kcolor.training``.
@@ -206,7 +206,7 @@ def training_dataset(source, batch_size=16, crop_size=128, shuffle=True, repeat=
     the global batch: they split it). With shards and ``seed=None`` the
     interleave is non-deterministic (faster); a seed makes it reproducible.
     ``target_stride`` is the model's output stride (4 for the Zhang-style
-    net, 2 for the U-Net; ``kcolor.models.output_stride``).
+    net and the default U-Net; ``kcolor.models.output_stride``).
     """
     _check_size(crop_size)
     num_workers, worker_index = _worker_part(num_workers, worker_index, input_context)

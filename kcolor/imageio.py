@@ -71,6 +71,15 @@ def exif_orientation(im):
         return 1, " ".join(str(e).split()) or type(e).__name__
 
 
+def upright_size(path):
+    """(width, height) of ``path`` as shown upright (``read_rgb`` applies the
+    EXIF orientation: 5-8 swap the sides), read from the header only."""
+    with Image.open(path) as im:
+        w, h = im.size
+        orientation, _ = exif_orientation(im)
+    return (h, w) if orientation in (5, 6, 7, 8) else (w, h)
+
+
 _warned = set()
 
 

@@ -603,3 +603,24 @@ def test_evaluate_whole_image_and_inside_boxes(inst_path, tiny_model, photo_dir,
     assert results["gray (ab = 0)"]["inside_boxes"]["colorfulness"] < 1e-3
     assert "inside their 3 boxes" in table and "| instance |" in table
     assert len(list((tmp_path / "pics").glob("*.jpg"))) == 2
+
+
+def test_pixel_boxes_use_the_upright_size_of_a_rotated_photo(tmp_path):
+    """A photo stored 40 wide x 20 high with EXIF orientation 6 is decoded
+    20 wide x 40 high; a box in pixels of that upright photo is normalised by
+    20 and 40, not by the stored 40 and 20."""
+    from PIL import Image
+
+    from kcolor import imageio
+    from kcolor.instance import data as idata
+
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(np.zeros((20, 40, 3), np.uint8)).save(tmp_path / "r.jpg", exif=exif)
+    assert imageio.read_rgb(str(tmp_path / "r.jpg")).shape[:2] == (40, 20)
+    assert imageio.upright_size(str(tmp_path / "r.jpg")) == (20, 40)
+    (tmp_path / "boxes.json").write_text(json.dumps({"images": {"r.jpg": [[0, 0, 10, 20]]}}))
+    boxes, valid = idata.load_boxes(str(tmp_path / "boxes.json"), str(tmp_path),
+                                    [str(tmp_path / "r.jpg")], max_boxes=2)
+    np.testing.assert_allclose(boxes[0, 0], [0, 0, 0.5, 0.5])
+    np.testing.assert_array_equal(valid[0], [1, 0])

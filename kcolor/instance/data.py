@@ -34,7 +34,9 @@ MAX_DETECTED = 16  # detected boxes kept a photo before cropping
 def load_boxes(path, folder, paths, max_boxes=MAX_DETECTED):
     """(boxes [n, max_boxes, 4] normalised, valid [n, max_boxes]) for ``paths``
     (photos below ``folder``) from boxes file ``path``; None → no boxes.
-    Pixel units are converted with each photo's size (read from its header)."""
+    Pixel units are converted with each photo's upright size (read from its
+    header, sides swapped when its EXIF orientation turns it by 90°, as the
+    decoded pixels are)."""
     n = len(paths)
     out = np.zeros((n, max_boxes, 4), np.float32)
     valid = np.zeros((n, max_boxes), np.float32)
@@ -47,10 +49,9 @@ def load_boxes(path, folder, paths, max_boxes=MAX_DETECTED):
         if not items:
             continue
         if f.units == "pixels":
-            from PIL import Image
+            from kcolor import imageio
 
-            with Image.open(p) as im:
-                w, h = im.size
+            w, h = imageio.upright_size(p)
         else:
             w = h = 1
         b, s = f.for_photo(w, h, key)

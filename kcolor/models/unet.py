@@ -24,7 +24,7 @@ sRGB value of a neutral gray of lightness L: at most 8.6 levels of 255 above
 it, at L ≈ 53; fine-tuning absorbs the difference and the graph stays free of
 pow ops for int8 TFLite) and then
 normalised as ``(rgb - 127) / 128`` like the ImageNet training photos. A
-prediction at stride 2 is upsampled by ``kcolor.decode`` and joined with the
+prediction at stride 4 is upsampled by ``kcolor.decode`` and joined with the
 photo's own L, which carries the fine detail.
 """
 
