@@ -350,3 +350,19 @@ def test_multiplier_adam_scales_the_first_step_by_prefix():
     np.testing.assert_allclose(to_np(dec), 1 - 0.01 * np.sign(grads[0]), rtol=1e-5)
     restored = optimizers.MultiplierAdam.from_config(opt.get_config())
     assert restored.lr_multipliers == {"lite_": 0.1}
+
+
+def test_a_unet_keras_file_loads_in_a_fresh_process(tmp_path):
+    """`kcolor colorize --model=run/last.keras` on a U-Net: the process has not
+    imported kcolor.models.unet itself, yet its layers must be registered."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "unet.keras"
+    unet.build_unet_colorizer(0, decoder=(8,)).save(path)
+    code = ("from kcolor import colorize; m, _ = colorize.load_model(%r); "
+            "print(m.get_layer('up16').__class__.__name__)" % str(path))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().endswith("Upsample2x")

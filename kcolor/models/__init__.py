@@ -18,6 +18,7 @@ full-resolution ab.
 import keras
 
 from kcolor.models.zhang import HEADS, OUTPUT_STRIDE, STRIDE_MULTIPLE, build_backbone, build_colorizer
+from kcolor.models import unet  # noqa: F401 (registers Upsample2x: .keras files of a U-Net load)
 
 __all__ = ["HEADS", "OUTPUT_STRIDE", "STRIDE_MULTIPLE", "build_backbone", "build_colorizer",
            "build", "input_multiple", "output_stride", "LITE_INPUT_MULTIPLE"]
