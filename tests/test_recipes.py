@@ -109,7 +109,8 @@ def test_other_lite_recipes_build_and_compute_their_loss(name, photo_dir, tmp_pa
     recipe = importlib.import_module(f"recipes.{name}").RECIPE
     cfg = tiny_config(photo_dir, tmp_path / name)
     model = training.build_model(recipe, cfg)
-    L, target = next(iter(data.training_dataset(str(photo_dir), 2, 32, target_stride=2)))
+    L, target = next(iter(data.training_dataset(str(photo_dir), 2, 32,
+                                                target_stride=training.target_stride(recipe, cfg))))
     loss = float(model.compute_loss(x=L, y=target, y_pred=model(L)))
     assert 0 < loss < 100
     assert type(model.optimizer).__name__ == "MultiplierAdam"
