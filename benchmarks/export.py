@@ -23,7 +23,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
 
-from kcolor import color, colorize, data, decode, lite, metrics  # noqa: E402
+from kcolor import atomic, color, colorize, data, decode, lite, metrics  # noqa: E402
 
 flags.DEFINE_string("export_dir", "exported", "Output folder of kcolor export.")
 flags.DEFINE_string("data_dir", None, "Colour photos to score on.", required=True)
@@ -111,8 +111,7 @@ def main(argv):
             f"{FLAGS.threads} threads\n\n" + table(rows))
     print(text)
     if FLAGS.markdown:
-        with open(FLAGS.markdown, "w") as f:
-            f.write(text + "\n")
+        atomic.write_text(FLAGS.markdown, text + "\n")
 
 
 if __name__ == "__main__":

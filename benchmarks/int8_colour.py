@@ -142,7 +142,7 @@ def main(argv):
     import kcolor.losses  # noqa: F401 (registered classes of training checkpoints)
     import kcolor.optimizers  # noqa: F401
     from export import tflite
-    from kcolor import colorize, data, decode, lite
+    from kcolor import atomic, colorize, data, decode, lite
 
     t0 = time.time()
     model, cfg = colorize.load_model(FLAGS.model)
@@ -176,8 +176,7 @@ def main(argv):
             f"{time.time() - t0:.0f} s\n\n" + table(rows))
     print(text)
     if FLAGS.markdown:
-        with open(FLAGS.markdown, "w") as f:
-            f.write(text + "\n")
+        atomic.write_text(FLAGS.markdown, text + "\n")
 
 
 if __name__ == "__main__":

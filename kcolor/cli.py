@@ -142,7 +142,7 @@ def _define_evaluate_flags():
 
 
 def _evaluate(argv):
-    from kcolor import evaluate
+    from kcolor import atomic, evaluate
 
     if len(argv) != 2:
         sys.exit("usage: kcolor evaluate [flags] FOLDER")
@@ -153,8 +153,7 @@ def _evaluate(argv):
         sys.exit(f"kcolor evaluate: {e}")
     print(table)
     if FLAGS.markdown:
-        with open(FLAGS.markdown, "w") as f:
-            f.write(table + "\n")
+        atomic.write_text(FLAGS.markdown, table + "\n")
 
 
 def _define_preset_flags():
@@ -170,39 +169,14 @@ def _define_preset_flags():
     flags.DEFINE_integer("calibration_limit", 500, "Use N photos, spread evenly over the folder.")
 
 
-def _chosen_saturation():
-    """(gain, note) from --target_colourfulness on --calibration_dir."""
-    import json
-    import os
-
-    from kcolor import colorize, data, decode, saturation
-
-    if not FLAGS.calibration_dir:
-        raise app.UsageError("--target_colourfulness needs --calibration_dir")
-    with open(os.path.join(FLAGS.run_dir, "config.json")) as f:
-        run = json.load(f)
-    size = run["crop_size"]
-    recipe = importlib.import_module(f"recipes.{run['recipe']}").RECIPE
-    model, _ = colorize.load_model(os.path.join(FLAGS.run_dir, FLAGS.checkpoint))
-    temperature = recipe.temperature if FLAGS.temperature is None else FLAGS.temperature
-    inference = decode.build_inference_model(model, temperature, 1.0)
-    photos = data.validation_dataset(FLAGS.calibration_dir, size, limit=FLAGS.calibration_limit,
-                                     squash=True)
-    rows = saturation.sweep(inference.predict_on_batch, photos)
-    print(saturation.table(rows))
-    gain = saturation.choose(rows, FLAGS.target_colourfulness)
-    note = (f"saturation {gain} reaches {FLAGS.target_colourfulness}x the truth's colourfulness on "
-            f"{FLAGS.calibration_limit} photos of {os.path.basename(os.path.normpath(FLAGS.calibration_dir))}/")
-    return gain, note
-
-
 def _preset(argv):
     from kcolor import presets
 
-    info = {"saturation": FLAGS.saturation}
-    if FLAGS.target_colourfulness is not None:
-        info["saturation"], info["saturation_chosen"] = _chosen_saturation()
-    cfg = presets.from_run(FLAGS.run_dir, FLAGS.name, FLAGS.checkpoint, FLAGS.temperature, **info)
+    if FLAGS.target_colourfulness is not None and not FLAGS.calibration_dir:
+        raise app.UsageError("--target_colourfulness needs --calibration_dir")
+    cfg = presets.from_run(FLAGS.run_dir, FLAGS.name, FLAGS.checkpoint, FLAGS.temperature,
+                           FLAGS.target_colourfulness, FLAGS.calibration_dir,
+                           FLAGS.calibration_limit, saturation=FLAGS.saturation)
     print(f"preset {FLAGS.name!r} written to {presets.PRESET_DIR}: {cfg}")
 
 

@@ -63,8 +63,12 @@ def save_preset(model, name, head, width, grid, size, temperature=0.38, arch="zh
     return cfg
 
 
-def from_run(run_dir, name, checkpoint="best.keras", temperature=None, **info):
-    """Makes preset ``name`` from a recipe run (its checkpoint and config.json)."""
+def from_run(run_dir, name, checkpoint="best.keras", temperature=None, target_colourfulness=None,
+             calibration_dir=None, calibration_limit=500, **info):
+    """Makes preset ``name`` from a recipe run (its checkpoint and config.json).
+    With ``target_colourfulness`` the saturation is chosen on
+    ``calibration_dir`` (``kcolor.saturation.choose_for_model``) instead of
+    taken from ``info``."""
     import importlib
 
     import keras
@@ -73,10 +77,16 @@ def from_run(run_dir, name, checkpoint="best.keras", temperature=None, **info):
         run = json.load(f)
     recipe = importlib.import_module(f"recipes.{run['recipe']}").RECIPE
     model = keras.models.load_model(os.path.join(run_dir, checkpoint), compile=False)
+    temperature = recipe.temperature if temperature is None else temperature
+    if target_colourfulness is not None:
+        if not calibration_dir:
+            raise ValueError("target_colourfulness needs calibration_dir")
+        from kcolor import saturation
+
+        info["saturation"], info["saturation_chosen"] = saturation.choose_for_model(
+            model, calibration_dir, target_colourfulness, run["crop_size"], calibration_limit,
+            temperature)
     cfg = dict(recipe=recipe.name, epochs=run["epochs"], steps_per_epoch=run["steps_per_epoch"],
                batch_size=run["batch_size"], learning_rate=run["learning_rate"], **info)
-    return save_preset(
-        model, name, recipe.head, run["width"], recipe.grid, run["crop_size"],
-        recipe.temperature if temperature is None else temperature,
-        arch=run.get("arch") or recipe.arch, **cfg,
-    )
+    return save_preset(model, name, recipe.head, run["width"], recipe.grid, run["crop_size"],
+                       temperature, arch=run.get("arch") or recipe.arch, **cfg)

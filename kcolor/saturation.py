@@ -48,6 +48,24 @@ def choose(rows, target):
                      f"colourfulness (it reaches {rows[-1]['ratio']:.2f}x)")
 
 
+def choose_for_model(model, folder, target, size, limit=500, temperature=0.38):
+    """(gain, note): the gain at which ``model``'s outputs reach ``target`` ×
+    the truth's colourfulness on ``limit`` photos of ``folder`` squashed to
+    ``size``; prints the sweep's table."""
+    import os
+
+    from kcolor import data, decode
+
+    inference = decode.build_inference_model(model, temperature, 1.0)
+    photos = data.validation_dataset(folder, size, limit=limit, squash=True)
+    rows = sweep(inference.predict_on_batch, photos)
+    print(table(rows))
+    gain = choose(rows, target)
+    note = (f"saturation {gain} reaches {target}x the truth's colourfulness on {limit} photos "
+            f"of {os.path.basename(os.path.normpath(folder))}/")
+    return gain, note
+
+
 def table(rows):
     """The sweep as a Markdown table."""
     lines = ["| gain | PSNR (dB) | gain over gray (dB) | colourfulness / truth |",

@@ -24,6 +24,8 @@ def test_from_run_round_trip(photo_dir, tmp_path, preset_dir):
     training.train(recipes.binned_ce.RECIPE, cfg)
     written = presets.from_run(str(run), "tiny", temperature=0.5)
     assert written["head"] == "classification" and written["grid"] == "seed23"
+    with pytest.raises(ValueError, match="needs calibration_dir"):
+        presets.from_run(str(run), "tiny", target_colourfulness=0.8)
     assert written["size"] == 32 and written["temperature"] == 0.5
     assert json.loads((preset_dir / "tiny.json").read_text())["recipe"] == "binned_ce"
     assert presets.names() == ["tiny"]

@@ -35,7 +35,6 @@ from kcolor import bins
 from kcolor.models import efficientnet_lite
 
 DECODER = (96, 64, 48)
-OUTPUT_STRIDE = 32 >> len(DECODER)  # 4
 ENCODER_PREFIX = efficientnet_lite.LAYER_PREFIX  # encoder variable paths start with it
 
 
@@ -65,6 +64,9 @@ def _conv_bn_relu(x, channels, name):
 def output_stride_of(decoder):
     """The output stride of a U-Net whose decoder has ``len(decoder)`` stages."""
     return 32 >> len(decoder)
+
+
+OUTPUT_STRIDE = output_stride_of(DECODER)  # 4
 
 
 def build_unet_colorizer(variant=0, head="regression", grid="zhang", decoder=DECODER,
