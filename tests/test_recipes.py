@@ -32,7 +32,8 @@ def read_log(path):
 # The three U-Net recipes share everything but the loss and head (tested in
 # test_lite_models and test_losses); one of them runs end to end here, to keep
 # the suite's time (each U-Net fit compiles a 3 M-parameter encoder, ~40 s).
-END_TO_END = [n for n in recipes.NAMES if n not in ("lite_classification", "lite_colorful")]
+OTHER_LITE = ("lite_classification", "lite_colorful", "lite_l2")
+END_TO_END = [n for n in recipes.NAMES if n not in OTHER_LITE]
 
 
 @pytest.mark.parametrize("name", END_TO_END)
@@ -101,7 +102,7 @@ def test_recipe_command_line(photo_dir, tmp_path):
     assert r.returncode != 0 and "unknown recipe 'nope'" in r.stderr
 
 
-@pytest.mark.parametrize("name", ["lite_classification", "lite_colorful"])
+@pytest.mark.parametrize("name", OTHER_LITE)
 def test_other_lite_recipes_build_and_compute_their_loss(name, photo_dir, tmp_path):
     """One batch through the model and loss of each U-Net recipe not run end to end."""
     from kcolor import data
@@ -130,3 +131,35 @@ def test_comma_joined_photo_folders(photo_dir, tmp_path):
     kind, both = data.resolve(f"{photo_dir},{photo_dir}")
     kind1, one = data.resolve(str(photo_dir))
     assert kind == kind1 == "photos" and len(both) == 2 * len(one)
+
+
+def test_init_from_starts_from_a_finished_runs_weights(photo_dir, tmp_path):
+    """--init_from copies every weight of a .keras file; with lr 0 the
+    trainable weights are still exactly those after a fine-tuning epoch."""
+    import numpy as np
+
+    recipe = importlib.import_module("recipes.l2").RECIPE
+    training.train(recipe, tiny_config(photo_dir, tmp_path / "first"))
+    source = keras.models.load_model(tmp_path / "first" / "last.keras", compile=False)
+
+    fresh = training.build_model(recipe, tiny_config(photo_dir, tmp_path / "x"))
+    assert not all(np.array_equal(a, b) for a, b in zip(fresh.get_weights(), source.get_weights()))
+    training.init_weights(fresh, str(tmp_path / "first" / "last.keras"))
+    for a, b in zip(fresh.get_weights(), source.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+    cfg = tiny_config(photo_dir, tmp_path / "tuned")
+    cfg.init_from, cfg.learning_rate = str(tmp_path / "first" / "last.keras"), 0.0
+    training.train(recipe, cfg)
+    tuned = keras.models.load_model(tmp_path / "tuned" / "last.keras", compile=False)
+    for a, b in zip(tuned.trainable_weights, source.trainable_weights):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-7)
+
+
+def test_init_from_a_different_network_is_refused(photo_dir, tmp_path):
+    recipe = importlib.import_module("recipes.l2").RECIPE
+    model = training.build_model(recipe, tiny_config(photo_dir, tmp_path / "x"))
+    with pytest.raises(ValueError, match="--init_from=lite: .* it must be the network"):
+        training.init_weights(model, "lite")
+    with pytest.raises(FileNotFoundError, match="nope.keras"):
+        training.init_weights(model, str(tmp_path / "nope.keras"))
