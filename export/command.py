@@ -58,6 +58,7 @@ def export(model_spec, output_dir, formats=FORMATS, name="kcolor", version=1, si
     size = int(size or cfg.get("size", 256))
     t = float(cfg.get("temperature", 0.38) if temperature is None else temperature)
     saturation = float(cfg.get("saturation", 1.0) if saturation is None else saturation)
+    mean_saturation = cfg.get("mean_saturation")  # kcolor.decode.saturate; None: uniform
     variants = [f[len("tflite_"):] for f in formats if f.startswith("tflite_")]
     from kcolor.instance import model as instance_model
 
@@ -67,7 +68,7 @@ def export(model_spec, output_dir, formats=FORMATS, name="kcolor", version=1, si
     done = {}
     if "saved_model" in formats:
         done["saved_model"] = saved_model.export_saved_model(
-            model, output_dir, name, version, size, t, saturation, warmup)
+            model, output_dir, name, version, size, t, saturation, warmup, mean_saturation)
     if variants:
         rep = None
         if "int8" in variants:
@@ -75,7 +76,8 @@ def export(model_spec, output_dir, formats=FORMATS, name="kcolor", version=1, si
                                           representative_count)
         source = model_spec if isinstance(model_spec, str) else getattr(model_spec, "name", "")
         paths = tflite.export_tflite(model, output_dir, variants, size, t, saturation, rep,
-                                     int8_io, source=source or "preset:default")
+                                     int8_io, source=source or "preset:default",
+                                     mean_saturation=mean_saturation)
         done.update({f"tflite_{v}": p for v, p in paths.items()})
     return done
 

@@ -27,7 +27,8 @@ import os
 from export import graph, warmup
 
 def export_saved_model(model, output_dir, name="kcolor", version=1, size=256,
-                       temperature=0.38, saturation=1.0, warmup_requests=True):
+                       temperature=0.38, saturation=1.0, warmup_requests=True,
+                       mean_saturation=None):
     """Writes the SavedModel; returns its folder ``output_dir/name/version``."""
     graph.require_tensorflow_backend()
     size = graph.check_size(size, model)
@@ -43,14 +44,15 @@ def export_saved_model(model, output_dir, name="kcolor", version=1, size=256,
 
     with_boxes = None
     if instance_model.is_instance_model(model):
-        with_boxes = instance_model.build_inference_model(model, temperature, saturation)
+        with_boxes = instance_model.build_inference_model(model, temperature, saturation,
+                                                          mean_saturation)
         k = instance_model.max_boxes(model)
 
         def inference(L):  # no boxes
             n = tf.shape(L)[0]
             return with_boxes([L, tf.zeros([n, k, 4]), tf.zeros([n, k])])
     else:
-        inference = graph.inference_model(model, temperature, saturation)
+        inference = graph.inference_model(model, temperature, saturation, mean_saturation)
     archive = keras.export.ExportArchive()
     archive.track(with_boxes or inference)
 

@@ -147,7 +147,7 @@ def equalize_relu_batchnorm(model):
 
 
 def _fixed_size_saved_model(model, size, temperature, saturation, path, equalize=False,
-                            pin_ranges=False):
+                            pin_ranges=False, mean_saturation=None):
     """A SavedModel of ``model`` with kcolor's decoding for L [1, size, size, 1].
 
     The int8 variant is converted from one with both options:
@@ -161,7 +161,7 @@ def _fixed_size_saved_model(model, size, temperature, saturation, path, equalize
 
     if equalize:
         model = equalize_relu_batchnorm(model)
-    inference = graph.inference_model(model, temperature, saturation)
+    inference = graph.inference_model(model, temperature, saturation, mean_saturation)
 
     def ab(L):
         if not pin_ranges:
@@ -213,7 +213,7 @@ def _tensor_info(detail, meaning, value_range):
     return info
 
 
-def sidecar(tflite_path, variant, size, temperature, saturation, source):
+def sidecar(tflite_path, variant, size, temperature, saturation, source, mean_saturation=None):
     """The JSON description of a .tflite file (read back from the file itself)."""
     from kcolor import lite
 
@@ -222,7 +222,8 @@ def sidecar(tflite_path, variant, size, temperature, saturation, source):
         ops = tflite_ops.operators(f.read())
     return {
         "format": "tflite", "variant": variant, "size": size, "source": source,
-        "temperature": temperature, "saturation": saturation, "operators": ops,
+        "temperature": temperature, "saturation": saturation,
+        "mean_saturation": mean_saturation, "operators": ops,
         "input": _tensor_info(runner.input, _MEANING["L"], [0.0, 100.0]),
         "output": _tensor_info(runner.output, _MEANING["ab"], [-128.0, 127.0]),
         "runtime": "kcolor.lite.LiteRunner (ai-edge-litert, no TensorFlow)",
@@ -230,7 +231,8 @@ def sidecar(tflite_path, variant, size, temperature, saturation, source):
 
 
 def export_tflite(model, output_dir, variants=VARIANTS, size=256, temperature=0.38,
-                  saturation=1.0, representative=None, int8_io=False, source=""):
+                  saturation=1.0, representative=None, int8_io=False, source="",
+                  mean_saturation=None):
     """Writes ``output_dir/tflite/model_<variant>.tflite`` and ``.json`` for
     each variant; returns {variant: path}."""
     graph.require_tensorflow_backend()
@@ -245,7 +247,8 @@ def export_tflite(model, output_dir, variants=VARIANTS, size=256, temperature=0.
             if int8 not in saved:
                 saved[int8] = os.path.join(tmp, "fixed_int8" if int8 else "fixed")
                 _fixed_size_saved_model(model, size, temperature, saturation, saved[int8],
-                                        equalize=int8, pin_ranges=int8)
+                                        equalize=int8, pin_ranges=int8,
+                                        mean_saturation=mean_saturation)
             path = os.path.join(folder, f"model_{variant}.tflite")
             content = convert(saved[int8], variant, representative, int8_io)
             custom = tflite_ops.non_builtin(content)
@@ -253,7 +256,7 @@ def export_tflite(model, output_dir, variants=VARIANTS, size=256, temperature=0.
                 raise RuntimeError(f"TFLite {variant}: non-builtin operators {custom}")
             with open(path, "wb") as f:
                 f.write(content)
-            info = sidecar(path, variant, size, temperature, saturation, source)
+            info = sidecar(path, variant, size, temperature, saturation, source, mean_saturation)
             with open(path[:-len(".tflite")] + ".json", "w") as f:
                 json.dump(info, f, indent=1)
             paths[variant] = path

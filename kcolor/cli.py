@@ -97,7 +97,8 @@ def _define_colorize_flags():
     flags.DEFINE_integer("size", None, "Working size the network sees (default: the model's; "
                          "128 for a SavedModel).")
     flags.DEFINE_float("temperature", None, "Annealed-mean temperature (default: the model's).")
-    flags.DEFINE_float("saturation", None, "Multiply the predicted ab (default: the model's).")
+    flags.DEFINE_float("saturation", None, "Colour gain (default: the model's; see "
+                       "kcolor.decode.saturate).")
     flags.DEFINE_integer("batch_size", 8, "Photos per network batch.")
     flags.DEFINE_bool("overwrite", False, "Replace existing outputs (default: skip them).")
     flags.DEFINE_string("format", None, "Output format for every file (jpg, png, tiff, webp, "
@@ -137,7 +138,8 @@ def _define_evaluate_flags():
     flags.DEFINE_string("html", None, "Also write an HTML report (worst and best photos) here.")
     flags.DEFINE_float("temperature", None, "Annealed-mean temperature (default: the model's).")
     flags.DEFINE_integer("limit", None, "Use only N photos, spread evenly over the folder.")
-    flags.DEFINE_float("saturation", None, "Multiply the predicted ab (default: the model's).")
+    flags.DEFINE_float("saturation", None, "Colour gain (default: the model's; see "
+                       "kcolor.decode.saturate).")
     flags.DEFINE_string("markdown", None, "Also write the table to this Markdown file.")
 
 
@@ -161,7 +163,11 @@ def _define_preset_flags():
     flags.DEFINE_string("name", "small", "Preset name.")
     flags.DEFINE_string("checkpoint", "best.keras", "Checkpoint file in run_dir.")
     flags.DEFINE_float("temperature", None, "Annealed-mean temperature (default: the recipe's).")
-    flags.DEFINE_float("saturation", 1.0, "ab gain the preset applies by default.")
+    flags.DEFINE_float("saturation", 1.0, "Colour gain the preset applies by default "
+                       "(kcolor.decode.saturate).")
+    flags.DEFINE_float("mean_saturation", None, "Gain on each photo's mean colour; the "
+                       "saturation then scales only each pixel's departure from it (1: keep "
+                       "the mean colour; default: none, the saturation multiplies ab).")
     flags.DEFINE_float("target_colourfulness", None, "Instead of --saturation: the gain at which "
                        "the outputs reach this fraction of the truth's colourfulness on "
                        "--calibration_dir (kcolor.saturation; use training photos, not val).")
@@ -176,7 +182,9 @@ def _preset(argv):
         raise app.UsageError("--target_colourfulness needs --calibration_dir")
     cfg = presets.from_run(FLAGS.run_dir, FLAGS.name, FLAGS.checkpoint, FLAGS.temperature,
                            FLAGS.target_colourfulness, FLAGS.calibration_dir,
-                           FLAGS.calibration_limit, saturation=FLAGS.saturation)
+                           FLAGS.calibration_limit, saturation=FLAGS.saturation,
+                           **({} if FLAGS.mean_saturation is None
+                              else {"mean_saturation": FLAGS.mean_saturation}))
     print(f"preset {FLAGS.name!r} written to {presets.PRESET_DIR}: {cfg}")
 
 

@@ -25,7 +25,11 @@ class Colorizer:
         or a SavedModel directory from ``kcolor export``.
       size: working size (default: the preset's training size, else 128).
       temperature: annealed-mean temperature for classification models.
-      saturation: ab gain (default: the preset's, else 1 = as predicted).
+      saturation: colour gain (default: the preset's, else 1 = as predicted).
+        For a Keras model it is ``kcolor.decode.saturate``'s: with a preset
+        that sets ``mean_saturation`` it scales each pixel's departure from
+        the photo's mean colour; otherwise it multiplies ab. For an exported
+        model (whose own saturation was fixed at export) it multiplies ab.
 
     An instance-aware model (``kcolor.instance``; a ``.keras`` file, or a
     SavedModel with a ``colorize_with_boxes`` signature) takes boxes:
@@ -55,13 +59,17 @@ class Colorizer:
         t = cfg.get("temperature", 0.38) if temperature is None else temperature
         if saturation is None:
             self.saturation = float(cfg.get("saturation", 1.0))
+        # the preset's gain on each photo's mean colour (kcolor.decode.saturate)
+        self.mean_saturation = cfg.get("mean_saturation")
         from kcolor.instance import model as instance_model
 
         if instance_model.is_instance_model(model):
             self.max_boxes = instance_model.max_boxes(model)
-            self.inference = instance_model.build_inference_model(model, t, self.saturation)
+            self.inference = instance_model.build_inference_model(model, t, self.saturation,
+                                                                  self.mean_saturation)
         else:
-            self.inference = decode.build_inference_model(model, t, self.saturation)
+            self.inference = decode.build_inference_model(model, t, self.saturation,
+                                                          self.mean_saturation)
 
     def _init_lite(self, path, size, temperature):
         from kcolor import lite

@@ -67,8 +67,8 @@ def from_run(run_dir, name, checkpoint="best.keras", temperature=None, target_co
              calibration_dir=None, calibration_limit=500, **info):
     """Makes preset ``name`` from a recipe run (its checkpoint and config.json).
     With ``target_colourfulness`` the saturation is chosen on
-    ``calibration_dir`` (``kcolor.saturation.choose_for_model``) instead of
-    taken from ``info``."""
+    ``calibration_dir`` (``kcolor.saturation.choose_for_model``, at
+    ``info["mean_saturation"]`` when given) instead of taken from ``info``."""
     import importlib
 
     import keras
@@ -85,7 +85,7 @@ def from_run(run_dir, name, checkpoint="best.keras", temperature=None, target_co
 
         info["saturation"], info["saturation_chosen"] = saturation.choose_for_model(
             model, calibration_dir, target_colourfulness, run["crop_size"], calibration_limit,
-            temperature)
+            temperature, info.get("mean_saturation"))
     cfg = dict(recipe=recipe.name, epochs=run["epochs"], steps_per_epoch=run["steps_per_epoch"],
                batch_size=run["batch_size"], learning_rate=run["learning_rate"], **info)
     return save_preset(model, name, recipe.head, run["width"], recipe.grid, run["crop_size"],

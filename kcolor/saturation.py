@@ -1,25 +1,29 @@
-"""Choosing a preset's saturation: the ab gain at which a colorizer's outputs
+"""Choosing a preset's saturation: the gain at which a colorizer's outputs
 reach a target colourfulness, as a fraction of the ground truth's, on photos
 set aside for it (training photos; never the validation set it is scored on).
 
-A regression colorizer trained on Huber predicts something near the
-conditional median of ab, which is grayer than the truth; multiplying ab by a
-gain > 1 buys colour for a little PSNR. ``sweep`` prices each gain once (the
-network runs once; only the cheap scoring repeats) and ``choose`` picks the
-gain for a target ratio by linear interpolation between the swept gains.
+A regression colorizer predicts something near the conditional mean or
+median of ab, which is grayer than the truth; a gain > 1
+(``kcolor.decode.saturate``) buys colour for a little PSNR. With
+``mean_saturation`` = 1 the gain scales only each pixel's departure from its
+photo's mean colour, which buys the same colour for less PSNR than scaling ab
+itself (docs/MODEL_CARD.md). ``sweep`` prices each gain once (the network
+runs once; only the cheap scoring repeats) and ``choose`` picks the gain for
+a target ratio by linear interpolation between the swept gains.
 """
 
 import numpy as np
 
-from kcolor import callbacks
+from kcolor import callbacks, decode
 
 GAINS = tuple(round(1.0 + 0.1 * i, 1) for i in range(11))  # 1.0, 1.1, …, 2.0
 
 
-def sweep(predict_ab, dataset, gains=GAINS):
+def sweep(predict_ab, dataset, gains=GAINS, mean_saturation=None):
     """One row per gain: ``gain``, ``psnr``, ``gray_psnr`` and ``ratio`` (the
-    outputs' colourfulness / the truth's) of ``predict_ab`` × gain on
-    ``dataset`` (batches of (L, RGB), ``kcolor.data.validation_dataset``)."""
+    outputs' colourfulness / the truth's) of ``predict_ab`` saturated by gain
+    (``decode.saturate(ab, gain, mean_saturation)``) on ``dataset`` (batches
+    of (L, RGB), ``kcolor.data.validation_dataset``)."""
     batches = [(np.asarray(L), np.asarray(rgb)) for L, rgb in dataset]
     if not batches:
         raise ValueError("no photos to choose the saturation on")
@@ -27,7 +31,8 @@ def sweep(predict_ab, dataset, gains=GAINS):
     rows = []
     for gain in gains:
         remaining = iter(predictions)
-        model, gray = callbacks.evaluate_colorizer(lambda L: next(remaining) * gain, batches)
+        model, gray = callbacks.evaluate_colorizer(
+            lambda L: decode.saturate(next(remaining), gain, mean_saturation, xp=np), batches)
         rows.append({"gain": float(gain), "psnr": model["psnr"], "gray_psnr": gray["psnr"],
                      "ratio": model["colorfulness"] / gray["true_colorfulness"]})
     return rows
@@ -48,20 +53,22 @@ def choose(rows, target):
                      f"colourfulness (it reaches {rows[-1]['ratio']:.2f}x)")
 
 
-def choose_for_model(model, folder, target, size, limit=500, temperature=0.38):
+def choose_for_model(model, folder, target, size, limit=500, temperature=0.38,
+                     mean_saturation=None):
     """(gain, note): the gain at which ``model``'s outputs reach ``target`` ×
     the truth's colourfulness on ``limit`` photos of ``folder`` squashed to
-    ``size``; prints the sweep's table."""
+    ``size`` (with ``mean_saturation`` fixed); prints the sweep's table."""
     import os
 
     from kcolor import data, decode
 
     inference = decode.build_inference_model(model, temperature, 1.0)
     photos = data.validation_dataset(folder, size, limit=limit, squash=True)
-    rows = sweep(inference.predict_on_batch, photos)
+    rows = sweep(inference.predict_on_batch, photos, mean_saturation=mean_saturation)
     print(table(rows))
     gain = choose(rows, target)
-    note = (f"saturation {gain} reaches {target}x the truth's colourfulness on {limit} photos "
+    how = "" if mean_saturation is None else f" (photo's mean colour x{mean_saturation})"
+    note = (f"saturation {gain}{how} reaches {target}x the truth's colourfulness on {limit} photos "
             f"of {os.path.basename(os.path.normpath(folder))}/")
     return gain, note
 

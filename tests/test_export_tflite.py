@@ -149,3 +149,24 @@ def test_int8_calibrates_on_the_bundled_photos_by_default(lively_model, tmp_path
     with pytest.raises(ValueError, match="no readable photos"):
         command.export(lively_model, str(tmp_path / "b"), formats=["tflite_int8"],
                        size=EXPORT_SIZE, representative_dir=str(tmp_path / "empty"))
+
+
+def test_mean_kept_saturation_is_baked_into_the_file(lively_model, L_batch, tmp_path):
+    """A preset's ``mean_saturation`` (kcolor.decode.saturate) goes into the
+    .tflite graph with builtin ops (MEAN) and is recorded in its sidecar."""
+    import keras
+
+    model = keras.models.load_model(lively_model, compile=False)
+    paths = tflite.export_tflite(model, str(tmp_path), ["float32"], EXPORT_SIZE, 0.38,
+                                 saturation=1.5, mean_saturation=1.0)
+    content = read(paths["float32"])
+    assert "MEAN" in tflite_ops.operators(content) and tflite_ops.non_builtin(content) == []
+    with open(paths["float32"][:-len(".tflite")] + ".json") as f:
+        info = json.load(f)
+    assert (info["saturation"], info["mean_saturation"]) == (1.5, 1.0)
+    runner = lite.LiteRunner(paths["float32"])
+    got = np.concatenate([runner.predict_ab(L[None]) for L in L_batch])
+    want = np.asarray(decode.build_inference_model(model, 0.38, 1.5, 1.0).predict_on_batch(L_batch))
+    np.testing.assert_allclose(got, want, atol=0.01)
+    plain = np.asarray(decode.build_inference_model(model, 0.38, 1.5).predict_on_batch(L_batch))
+    assert np.abs(plain - want).mean() > 1.0  # not the uniform gain

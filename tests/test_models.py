@@ -92,6 +92,37 @@ def test_decode_ab_upsamples_bilinearly():
     np.testing.assert_allclose(ab[0, 0, :, 1], [0.0, -10.0, -30.0, -40.0], atol=1e-4)
 
 
+def test_saturate_scales_departures_from_the_mean_colour():
+    # One photo, two pixels: ab (10, 0) and (30, 20); mean (20, 10).
+    ab = np.float32([[[[10.0, 0.0], [30.0, 20.0]]]])
+    np.testing.assert_allclose(to_np(decode.saturate(ab, 1.5)), [[[[15, 0], [45, 30]]]])
+    # mean x1, departures (-10, -10), (10, 10) x1.5 -> (5, -5), (35, 25)
+    got = to_np(decode.saturate(ab, 1.5, mean_saturation=1.0))
+    np.testing.assert_allclose(got, [[[[5, -5], [35, 25]]]], atol=1e-5)
+    # mean x2 -> (40, 20) + departures x1.5 -> (25, 5), (55, 35); numpy gives the same
+    got = decode.saturate(ab, 1.5, mean_saturation=2.0, xp=np)
+    np.testing.assert_allclose(got, [[[[25, 5], [55, 35]]]], atol=1e-5)
+    # Each photo of a batch has its own mean: a second, flat photo is only scaled by the mean gain.
+    two = np.concatenate([ab, np.float32([[[[4.0, -2.0], [4.0, -2.0]]]])])
+    got = to_np(decode.saturate(two, 3.0, mean_saturation=1.0))
+    np.testing.assert_allclose(got[1], [[[4, -2], [4, -2]]], atol=1e-5)
+    np.testing.assert_allclose(got[0], [[[-10, -20], [50, 40]]], atol=1e-5)
+
+
+def test_decode_ab_mean_saturation_survives_keras_file(L_batch, tmp_path):
+    model = models.build_colorizer("regression", WIDTH)
+    inference = decode.build_inference_model(model, saturation=1.4, mean_saturation=1.0)
+    loaded = keras_roundtrip(inference, tmp_path)
+    layer = loaded.get_layer("decode_ab")
+    assert (layer.saturation, layer.mean_saturation) == (1.4, 1.0)
+    got, want = to_np(loaded(L_batch)), to_np(inference(L_batch))
+    np.testing.assert_allclose(got, want, atol=1e-4)
+    plain = to_np(decode.build_inference_model(model)(L_batch))
+    # The photo's mean colour is kept (to the bilinear resize's rounding); its departures grow.
+    np.testing.assert_allclose(got.mean(axis=(1, 2)), plain.mean(axis=(1, 2)), atol=0.05)
+    assert got.std(axis=(1, 2)).min() > 1.3 * plain.std(axis=(1, 2)).min()
+
+
 def test_decode_ab_temperature_survives_keras_file(L_batch, tmp_path):
     model = models.build_colorizer("classification", WIDTH, "zhang")
     bias = np.random.default_rng(1).normal(0, 1, 261).astype(np.float32)

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from kcolor import presets, training
+from kcolor import colorize, presets, training
 import recipes.binned_ce
 
 
@@ -61,9 +61,13 @@ def test_lite_preset_round_trip(photo_dir, tmp_path, preset_dir):
     rng = np.random.default_rng(1)
     head.set_weights([rng.normal(0, 1.0, w.shape).astype("float32") for w in head.get_weights()])
     trained.save(run / "last.keras")
-    written = presets.from_run(str(run), "tiny_lite", checkpoint="last.keras", saturation=1.2)
+    written = presets.from_run(str(run), "tiny_lite", checkpoint="last.keras", saturation=1.2,
+                               mean_saturation=1.0)
     assert written["arch"] == "unet_lite0" and written["head"] == "regression"
     assert written["saturation"] == 1.2 and written["size"] == 32
+    # colorize and export decode with the preset's saturation, mean colour kept
+    layer = colorize.Colorizer("tiny_lite").inference.get_layer("decode_ab")
+    assert (layer.saturation, layer.mean_saturation) == (1.2, 1.0)
     model, loaded_cfg = presets.load("tiny_lite")
     original = keras.models.load_model(run / "last.keras", compile=False)
     L = np.random.default_rng(0).uniform(0, 100, (1, 64, 64, 1)).astype("float32")

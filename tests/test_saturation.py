@@ -36,3 +36,18 @@ def test_sweep_of_a_half_chroma_oracle(photo_dir):
     model, gray = callbacks.evaluate_colorizer(lambda L: 0.5 * gain * next(calls), photos)
     assert model["colorfulness"] / gray["true_colorfulness"] == pytest.approx(0.75, abs=0.03)
     assert "| 2.0 |" in saturation.table(rows)
+
+
+def test_sweep_with_the_mean_colour_kept(photo_dir):
+    """An oracle with each photo's true mean colour but half its departures
+    from it: with mean_saturation = 1, gain 2 gives the truth back exactly,
+    while scaling ab itself by 2 doubles the mean too and scores lower."""
+    photos = list(data.validation_dataset(str(photo_dir), 32, batch_size=4, squash=True))
+    true_ab = [ops.convert_to_numpy(color.rgb_to_lab(np.asarray(rgb)))[..., 1:] for _, rgb in photos]
+    halved = [m + 0.5 * (ab - m) for ab in true_ab for m in [ab.mean(axis=(1, 2), keepdims=True)]]
+    calls = iter(halved * 2)
+    kept = saturation.sweep(lambda L: next(calls), photos, gains=(2.0,), mean_saturation=1.0)
+    plain = saturation.sweep(lambda L: next(calls), photos, gains=(2.0,))
+    assert kept[0]["ratio"] == pytest.approx(1.0, abs=0.01)
+    assert kept[0]["psnr"] > kept[0]["gray_psnr"] + 20
+    assert plain[0]["psnr"] < kept[0]["psnr"] - 5

@@ -172,11 +172,12 @@ def set_branches_trainable(model, trainable):
             layer.trainable = trainable
 
 
-def build_inference_model(model, temperature=0.38, saturation=1.0):
+def build_inference_model(model, temperature=0.38, saturation=1.0, mean_saturation=None):
     """(L [B, H, W, 1], boxes [B, K, 4], valid [B, K]) → ab [B, H, W, 2]."""
     L = keras.Input((None, None, 1), name="L")
     k = max_boxes(model)
     boxes = keras.Input((k, 4), name="boxes")
     valid = keras.Input((k,), name="valid")
-    ab = decode.DecodeAb(temperature, saturation, name="decode_ab")(model([L, boxes, valid]), L)
+    decoder = decode.DecodeAb(temperature, saturation, mean_saturation, name="decode_ab")
+    ab = decoder(model([L, boxes, valid]), L)
     return keras.Model([L, boxes, valid], ab, name="instance_colorizer_inference")
