@@ -61,6 +61,36 @@ class L2(_AbLoss):
 
 
 @keras.saving.register_keras_serializable(package="kcolor")
+class LogMSE(keras.losses.Loss):
+    """Per photo: 10·log10(mean squared ab error + eps), i.e. minus that
+    photo's PSNR in (scaled) ab, up to a constant.
+
+    Validation scores the *mean over photos* of PSNR, a logarithm of each
+    photo's error. L2 weighs every pixel of every photo alike, so it spends
+    the network on the photos with the largest errors; the log weighs each
+    photo's gradient by 1 / (its error + eps), as mean PSNR does. ``eps``
+    (default 1e-3: an rms error of 3.5 ab units at ab_scale 110) bounds that
+    weight for photos that are already almost right, e.g. nearly gray ones.
+    The error is Δa² + Δb² averaged over pixels (``L2``'s), on ab / ab_scale.
+    """
+
+    takes_logits = False
+
+    def __init__(self, eps=1e-3, ab_scale=110.0, name=None, **kwargs):
+        super().__init__(name=name or "log_mse", **kwargs)
+        self.eps = float(eps)
+        self.ab_scale = float(ab_scale)
+
+    def call(self, y_true, y_pred):
+        diff = (y_pred - _ab(y_true)) / self.ab_scale
+        mse = _per_sample_mean(ops.sum(diff * diff, axis=-1))
+        return 10.0 * ops.log(mse + self.eps) / ops.log(10.0)
+
+    def get_config(self):
+        return {**super().get_config(), "eps": self.eps, "ab_scale": self.ab_scale}
+
+
+@keras.saving.register_keras_serializable(package="kcolor")
 class Huber(_AbLoss):
     """Smooth-L1 on ab: 0.5·d² for |d| < delta, delta·(|d| - 0.5·delta) beyond.
 

@@ -71,6 +71,17 @@ def test_l2_by_hand():
     assert _value(losses.L2(), Y_TRUE, Y_PRED) == pytest.approx(637 / 110**2 / 4, rel=1e-5)
 
 
+def test_log_mse_by_hand():
+    # The L2 error above, 637 / 110² / 4 = 0.013161, plus eps 1e-3: 10·log10(0.014161) = -18.489.
+    assert _value(losses.LogMSE(), Y_TRUE, Y_PRED) == pytest.approx(-18.4891, abs=1e-3)
+    # Per photo, then averaged: a second photo with a 10 x smaller diff weighs in at its own log.
+    y_pred = np.concatenate([Y_PRED, (AB_TRUE + DIFF / 10)[None].astype(np.float32)])
+    y_true = np.concatenate([Y_TRUE, Y_TRUE])
+    small = 10 * math.log10(637 / 110**2 / 4 / 100 + 1e-3)  # -28.758
+    got = to_np(losses.LogMSE().call(y_true, y_pred))
+    np.testing.assert_allclose(got, [-18.4891, small], atol=1e-3)
+
+
 def test_huber_by_hand():
     q = lambda x: 0.5 * (x / 110) ** 2  # noqa: E731  |x| / 110 < 0.1
     lin = lambda x: 0.1 * (x / 110 - 0.05)  # noqa: E731  |x| / 110 >= 0.1
@@ -236,6 +247,7 @@ def _factories():
         "L1": lambda: losses.L1(ab_scale=100.0),
         "L2": lambda: losses.L2(),
         "Huber": lambda: losses.Huber(delta=0.2),
+        "LogMSE": lambda: losses.LogMSE(eps=0.01, ab_scale=100.0),
         "NeighborLoss": lambda: losses.NeighborLoss(lightness_scale=5.0),
         "BinnedCE": lambda: losses.BinnedCrossEntropy(grid="seed23"),
         "BinnedCE_rebalanced": lambda: losses.BinnedCrossEntropy(rebalance=True, prior=PRIOR, lam=0.3),

@@ -32,7 +32,7 @@ def read_log(path):
 # The three U-Net recipes share everything but the loss and head (tested in
 # test_lite_models and test_losses); one of them runs end to end here, to keep
 # the suite's time (each U-Net fit compiles a 3 M-parameter encoder, ~40 s).
-OTHER_LITE = ("lite_classification", "lite_colorful", "lite_l2")
+OTHER_LITE = ("lite_classification", "lite_colorful", "lite_l2", "lite_psnr")
 END_TO_END = [n for n in recipes.NAMES if n not in OTHER_LITE]
 
 
@@ -113,7 +113,7 @@ def test_other_lite_recipes_build_and_compute_their_loss(name, photo_dir, tmp_pa
     L, target = next(iter(data.training_dataset(str(photo_dir), 2, 32,
                                                 target_stride=training.target_stride(recipe, cfg))))
     loss = float(model.compute_loss(x=L, y=target, y_pred=model(L)))
-    assert 0 < loss < 100
+    assert 0 < loss < 100 or (name == "lite_psnr" and -40 < loss < 20)  # a log: can be < 0
     assert type(model.optimizer).__name__ == "MultiplierAdam"
 
 
