@@ -88,5 +88,7 @@ def from_run(run_dir, name, checkpoint="best.keras", temperature=None, target_co
             temperature, info.get("mean_saturation"))
     cfg = dict(recipe=recipe.name, epochs=run["epochs"], steps_per_epoch=run["steps_per_epoch"],
                batch_size=run["batch_size"], learning_rate=run["learning_rate"], **info)
+    if run.get("init_from"):  # a fine-tuning run: what it started from
+        cfg["init_from"] = run["init_from"]
     return save_preset(model, name, recipe.head, run["width"], recipe.grid, run["crop_size"],
                        temperature, arch=run.get("arch") or recipe.arch, **cfg)

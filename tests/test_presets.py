@@ -61,8 +61,11 @@ def test_lite_preset_round_trip(photo_dir, tmp_path, preset_dir):
     rng = np.random.default_rng(1)
     head.set_weights([rng.normal(0, 1.0, w.shape).astype("float32") for w in head.get_weights()])
     trained.save(run / "last.keras")
+    run_cfg = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps({**run_cfg, "init_from": "lite"}))  # fine-tuned
     written = presets.from_run(str(run), "tiny_lite", checkpoint="last.keras", saturation=1.2,
                                mean_saturation=1.0)
+    assert written["init_from"] == "lite"
     assert written["arch"] == "unet_lite0" and written["head"] == "regression"
     assert written["saturation"] == 1.2 and written["size"] == 32
     # colorize and export decode with the preset's saturation, mean colour kept
