@@ -33,7 +33,9 @@ def main(argv):
     models = {}
     for name in FLAGS.presets:
         model, cfg = presets.load(name)
-        models[name] = (model, decode.build_inference_model(model, cfg.get("temperature", 0.38)))
+        models[name] = (model, decode.build_inference_model(  # with the preset's decoding
+            model, cfg.get("temperature", 0.38), cfg.get("saturation", 1.0),
+            cfg.get("mean_saturation")))
     rng = np.random.default_rng(0)
     print("| preset | parameters | GFLOPs at 256² | size | batch | ms / image | × first |")
     print("|---|---|---|---|---|---|---|")
