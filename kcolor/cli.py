@@ -182,9 +182,8 @@ def _preset(argv):
         raise app.UsageError("--target_colourfulness needs --calibration_dir")
     cfg = presets.from_run(FLAGS.run_dir, FLAGS.name, FLAGS.checkpoint, FLAGS.temperature,
                            FLAGS.target_colourfulness, FLAGS.calibration_dir,
-                           FLAGS.calibration_limit, saturation=FLAGS.saturation,
-                           **({} if FLAGS.mean_saturation is None
-                              else {"mean_saturation": FLAGS.mean_saturation}))
+                           FLAGS.calibration_limit, FLAGS.mean_saturation,
+                           saturation=FLAGS.saturation)
     print(f"preset {FLAGS.name!r} written to {presets.PRESET_DIR}: {cfg}")
 
 

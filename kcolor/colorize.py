@@ -59,17 +59,16 @@ class Colorizer:
         t = cfg.get("temperature", 0.38) if temperature is None else temperature
         if saturation is None:
             self.saturation = float(cfg.get("saturation", 1.0))
-        # the preset's gain on each photo's mean colour (kcolor.decode.saturate)
-        self.mean_saturation = cfg.get("mean_saturation")
+        mean_saturation = cfg.get("mean_saturation")  # the preset's (kcolor.decode.saturate)
         from kcolor.instance import model as instance_model
 
         if instance_model.is_instance_model(model):
             self.max_boxes = instance_model.max_boxes(model)
             self.inference = instance_model.build_inference_model(model, t, self.saturation,
-                                                                  self.mean_saturation)
+                                                                  mean_saturation)
         else:
             self.inference = decode.build_inference_model(model, t, self.saturation,
-                                                          self.mean_saturation)
+                                                          mean_saturation)
 
     def _init_lite(self, path, size, temperature):
         from kcolor import lite

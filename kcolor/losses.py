@@ -61,9 +61,9 @@ class L2(_AbLoss):
 
 
 @keras.saving.register_keras_serializable(package="kcolor")
-class LogMSE(keras.losses.Loss):
-    """Per photo: 10·log10(mean squared ab error + eps), i.e. minus that
-    photo's PSNR in (scaled) ab, up to a constant.
+class LogMSE(L2):
+    """Per photo: 10·log10(``L2`` + eps), i.e. minus that photo's PSNR in
+    (scaled) ab, up to a constant.
 
     Validation scores the *mean over photos* of PSNR, a logarithm of each
     photo's error. L2 weighs every pixel of every photo alike, so it spends
@@ -74,20 +74,15 @@ class LogMSE(keras.losses.Loss):
     The error is Δa² + Δb² averaged over pixels (``L2``'s), on ab / ab_scale.
     """
 
-    takes_logits = False
-
     def __init__(self, eps=1e-3, ab_scale=110.0, name=None, **kwargs):
-        super().__init__(name=name or "log_mse", **kwargs)
+        super().__init__(ab_scale=ab_scale, name=name or "log_mse", **kwargs)
         self.eps = float(eps)
-        self.ab_scale = float(ab_scale)
 
     def call(self, y_true, y_pred):
-        diff = (y_pred - _ab(y_true)) / self.ab_scale
-        mse = _per_sample_mean(ops.sum(diff * diff, axis=-1))
-        return 10.0 * ops.log(mse + self.eps) / ops.log(10.0)
+        return 10.0 * ops.log(super().call(y_true, y_pred) + self.eps) / ops.log(10.0)
 
     def get_config(self):
-        return {**super().get_config(), "eps": self.eps, "ab_scale": self.ab_scale}
+        return {**super().get_config(), "eps": self.eps}
 
 
 @keras.saving.register_keras_serializable(package="kcolor")

@@ -64,11 +64,12 @@ def save_preset(model, name, head, width, grid, size, temperature=0.38, arch="zh
 
 
 def from_run(run_dir, name, checkpoint="best.keras", temperature=None, target_colourfulness=None,
-             calibration_dir=None, calibration_limit=500, **info):
+             calibration_dir=None, calibration_limit=500, mean_saturation=None, **info):
     """Makes preset ``name`` from a recipe run (its checkpoint and config.json).
     With ``target_colourfulness`` the saturation is chosen on
     ``calibration_dir`` (``kcolor.saturation.choose_for_model``, at
-    ``info["mean_saturation"]`` when given) instead of taken from ``info``."""
+    ``mean_saturation``) instead of taken from ``info``; ``mean_saturation``
+    (``kcolor.decode.saturate``) is recorded when given."""
     import importlib
 
     import keras
@@ -85,7 +86,9 @@ def from_run(run_dir, name, checkpoint="best.keras", temperature=None, target_co
 
         info["saturation"], info["saturation_chosen"] = saturation.choose_for_model(
             model, calibration_dir, target_colourfulness, run["crop_size"], calibration_limit,
-            temperature, info.get("mean_saturation"))
+            temperature, mean_saturation)
+    if mean_saturation is not None:
+        info["mean_saturation"] = mean_saturation
     cfg = dict(recipe=recipe.name, epochs=run["epochs"], steps_per_epoch=run["steps_per_epoch"],
                batch_size=run["batch_size"], learning_rate=run["learning_rate"], **info)
     if run.get("init_from"):  # a fine-tuning run: what it started from

@@ -38,6 +38,17 @@ def sweep(predict_ab, dataset, gains=GAINS, mean_saturation=None):
     return rows
 
 
+def bracket(rows, target):
+    """(lo, hi, t): the two neighbouring swept rows whose colourfulness ratios
+    enclose ``target`` and its fraction t of the way from lo to hi; None when
+    the sweep does not reach it."""
+    rows = sorted(rows, key=lambda r: r["gain"])
+    for lo, hi in zip(rows, rows[1:]):
+        if lo["ratio"] <= target <= hi["ratio"] and hi["ratio"] > lo["ratio"]:
+            return lo, hi, (target - lo["ratio"]) / (hi["ratio"] - lo["ratio"])
+    return None
+
+
 def choose(rows, target):
     """The gain whose colourfulness ratio is ``target``, interpolated between
     the two swept gains around it; the first gain when even it is more
@@ -45,10 +56,10 @@ def choose(rows, target):
     rows = sorted(rows, key=lambda r: r["gain"])
     if rows[0]["ratio"] >= target:
         return rows[0]["gain"]
-    for lo, hi in zip(rows, rows[1:]):
-        if lo["ratio"] < target <= hi["ratio"]:
-            t = (target - lo["ratio"]) / (hi["ratio"] - lo["ratio"])
-            return round(lo["gain"] + t * (hi["gain"] - lo["gain"]), 3)
+    found = bracket(rows, target)
+    if found is not None:
+        lo, hi, t = found
+        return round(lo["gain"] + t * (hi["gain"] - lo["gain"]), 3)
     raise ValueError(f"no gain up to {rows[-1]['gain']} reaches {target:.2f}x the truth's "
                      f"colourfulness (it reaches {rows[-1]['ratio']:.2f}x)")
 
@@ -60,7 +71,7 @@ def choose_for_model(model, folder, target, size, limit=500, temperature=0.38,
     ``size`` (with ``mean_saturation`` fixed); prints the sweep's table."""
     import os
 
-    from kcolor import data, decode
+    from kcolor import data
 
     inference = decode.build_inference_model(model, temperature, 1.0)
     photos = data.validation_dataset(folder, size, limit=limit, squash=True)

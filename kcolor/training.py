@@ -226,21 +226,17 @@ def build_model(recipe, config):
 
 def init_weights(model, source):
     """Copies the weights of ``source`` (a preset name or a ``.keras`` file)
-    into ``model``, which must be the same network; raises ValueError naming
-    the first weight that differs otherwise. A resumed run's
+    into ``model``, which must be the same network; raises ValueError (Keras'
+    count or shape check, prefixed with the source) otherwise. A resumed run's
     ``BackupAndRestore`` state replaces them afterwards, as it should."""
     from kcolor import colorize
 
     src, _ = colorize.load_model(source)
-    theirs, ours = src.weights, model.weights
-    if len(theirs) != len(ours):
-        raise ValueError(f"--init_from={source}: {len(theirs)} weights, but the {model.name} "
-                         f"network has {len(ours)}; it must be the network the recipe builds")
-    for a, b in zip(theirs, ours):
-        if tuple(a.shape) != tuple(b.shape):
-            raise ValueError(f"--init_from={source}: weight {a.path} is {tuple(a.shape)}, the "
-                             f"network's {b.path} is {tuple(b.shape)}")
-    model.set_weights(src.get_weights())
+    try:
+        model.set_weights(src.get_weights())
+    except ValueError as e:
+        raise ValueError(f"--init_from={source}: {str(e).rstrip('.')}; it must be the network "
+                         "the recipe builds") from e
 
 
 def _best_logged(csv_path, monitor):

@@ -26,13 +26,14 @@ FLAGS = flags.FLAGS
 
 def at_ratio(rows, target):
     """PSNR over gray interpolated at colourfulness ratio ``target`` (None outside the sweep)."""
-    rows = sorted(rows, key=lambda r: r["ratio"])
-    for lo, hi in zip(rows, rows[1:]):
-        if lo["ratio"] <= target <= hi["ratio"]:
-            t = (target - lo["ratio"]) / (hi["ratio"] - lo["ratio"])
-            d = lambda r: r["psnr"] - r["gray_psnr"]  # noqa: E731
-            return d(lo) + t * (d(hi) - d(lo))
-    return None
+    from kcolor import saturation
+
+    found = saturation.bracket(rows, target)
+    if found is None:
+        return None
+    lo, hi, t = found
+    d = lambda r: r["psnr"] - r["gray_psnr"]  # noqa: E731
+    return d(lo) + t * (d(hi) - d(lo))
 
 
 def main(argv):
