@@ -46,8 +46,8 @@ def runners(export_dir, model_spec, threads):
     tflites = sorted(glob.glob(os.path.join(export_dir, "tflite", "model_*.tflite")))
     with open(tflites[0][:-len(".tflite")] + ".json") as f:
         side = json.load(f)
-    inference = decode.build_inference_model(model, side["temperature"], side["saturation"],
-                                             side.get("mean_saturation"))
+    decoding = decode.Decoding.from_config(side)  # what the export baked in
+    inference = decode.build_inference_model(model, **decoding.as_dict())
     out = [("keras float32", None, lambda L: np.asarray(inference.predict_on_batch(L)))]
     served = sorted(glob.glob(os.path.join(export_dir, "*", "*", "saved_model.pb")))
     if served:

@@ -103,19 +103,16 @@ def list_ranges(name, runner):
                   f"{scale * (127 - zero):8.2f}] scale {scale:.4g}")
 
 
-def build_tflite(row, model, size, temperature, saturation, representative, tmp,
-                 mean_saturation=None):
-    """The path of one TFLite row's file."""
+def build_tflite(row, model, size, decoding, representative, tmp):
+    """The path of one TFLite row's file (``decoding``: a ``kcolor.decode.Decoding``)."""
     from export import tflite
 
     if row == "export":
-        return tflite.export_tflite(model, os.path.join(tmp, row), ["int8"], size, temperature,
-                                    saturation, representative,
-                                    mean_saturation=mean_saturation)["int8"]
+        return tflite.export_tflite(model, os.path.join(tmp, row), ["int8"], size, decoding,
+                                    representative)["int8"]
     saved = os.path.join(tmp, row + "_saved")
-    tflite._fixed_size_saved_model(model, size, temperature, saturation, saved,
-                                   equalize=row == "equalized", pin_ranges=row == "pinned",
-                                   mean_saturation=mean_saturation)
+    tflite._fixed_size_saved_model(model, size, decoding, saved,
+                                   equalize=row == "equalized", pin_ranges=row == "pinned")
     path = os.path.join(tmp, f"{row}.tflite")
     with open(path, "wb") as f:
         f.write(tflite.convert(saved, "dynamic_int8" if row == "dynamic_int8" else "int8",
@@ -149,23 +146,20 @@ def main(argv):
 
     t0 = time.time()
     model, cfg = colorize.load_model(FLAGS.model)
-    temperature = FLAGS.temperature if FLAGS.temperature is not None else cfg.get("temperature", 0.38)
-    saturation = FLAGS.saturation if FLAGS.saturation is not None else cfg.get("saturation", 1.0)
-    mean_saturation = cfg.get("mean_saturation")  # the preset's (kcolor.decode.saturate)
+    decoding = decode.Decoding.from_config(cfg, FLAGS.temperature, FLAGS.saturation)
     pairs = list(data.validation_dataset(FLAGS.data_dir, FLAGS.size, batch_size=50,
                                          limit=FLAGS.limit, squash=True))
     L = np.concatenate([np.asarray(a, np.float32) for a, _ in pairs])
     rgb = np.concatenate([np.asarray(b, np.float32) for _, b in pairs])
     representative = tflite.representative_L(FLAGS.calibration_dir, FLAGS.size,
                                              FLAGS.calibration_limit)
-    inference = decode.build_inference_model(model, temperature, saturation, mean_saturation)
+    inference = decode.build_inference_model(model, **decoding.as_dict())
     ab_float = np.asarray(inference.predict(L, batch_size=25, verbose=0))
     rows = [{"name": "Keras float32", "dab": 0.0, "range": "—",
              **dict(zip(("psnr", "colour"), scores(L, rgb, ab_float)))}]
     with tempfile.TemporaryDirectory() as tmp:
         for row in FLAGS.rows:
-            path = build_tflite(row, model, FLAGS.size, temperature, saturation, representative,
-                                tmp, mean_saturation)
+            path = build_tflite(row, model, FLAGS.size, decoding, representative, tmp)
             runner = lite.LiteRunner(path, num_threads=FLAGS.threads)
             ab = runner.predict_ab(L)
             detail = ab_tensor(runner)
@@ -174,8 +168,9 @@ def main(argv):
                          **dict(zip(("psnr", "colour"), scores(L, rgb, ab)))})
             if FLAGS.ranges and row in ("before", "export"):
                 list_ranges(ROW_NAMES[row], runner)
-    kept = "" if mean_saturation is None else f", mean colour x{mean_saturation}"
-    text = (f"{FLAGS.model} (T {temperature}, saturation {saturation}{kept}): {len(L)} photos of "
+    kept = "" if decoding.mean_saturation is None else f", mean colour x{decoding.mean_saturation}"
+    text = (f"{FLAGS.model} (T {decoding.temperature}, saturation {decoding.saturation}{kept}): "
+            f"{len(L)} photos of "
             f"{FLAGS.data_dir} squashed to {FLAGS.size} px; int8 calibrated on "
             f"{len(representative)} L of {FLAGS.calibration_dir} (representative_L); "
             f"{time.time() - t0:.0f} s\n\n" + table(rows))

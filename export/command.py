@@ -48,7 +48,7 @@ def export(model_spec, output_dir, formats=FORMATS, name="kcolor", version=1, si
            int8_io=False, warmup=True):
     """Writes the requested formats; returns {format: path}."""
     from export import graph, saved_model, tflite
-    from kcolor import colorize
+    from kcolor import colorize, decode
 
     unknown = sorted(set(formats) - set(FORMATS))
     if unknown:
@@ -56,9 +56,7 @@ def export(model_spec, output_dir, formats=FORMATS, name="kcolor", version=1, si
     graph.require_tensorflow_backend()
     model, cfg = colorize.load_model(model_spec)
     size = int(size or cfg.get("size", 256))
-    t = float(cfg.get("temperature", 0.38) if temperature is None else temperature)
-    saturation = float(cfg.get("saturation", 1.0) if saturation is None else saturation)
-    mean_saturation = cfg.get("mean_saturation")  # kcolor.decode.saturate; None: uniform
+    decoding = decode.Decoding.from_config(cfg, temperature, saturation)
     variants = [f[len("tflite_"):] for f in formats if f.startswith("tflite_")]
     from kcolor.instance import model as instance_model
 
@@ -68,16 +66,15 @@ def export(model_spec, output_dir, formats=FORMATS, name="kcolor", version=1, si
     done = {}
     if "saved_model" in formats:
         done["saved_model"] = saved_model.export_saved_model(
-            model, output_dir, name, version, size, t, saturation, warmup, mean_saturation)
+            model, output_dir, name, version, size, decoding, warmup)
     if variants:
         rep = None
         if "int8" in variants:
             rep = tflite.representative_L(representative_dir or CALIBRATION_DIR, size,
                                           representative_count)
         source = model_spec if isinstance(model_spec, str) else getattr(model_spec, "name", "")
-        paths = tflite.export_tflite(model, output_dir, variants, size, t, saturation, rep,
-                                     int8_io, source=source or "preset:default",
-                                     mean_saturation=mean_saturation)
+        paths = tflite.export_tflite(model, output_dir, variants, size, decoding, rep,
+                                     int8_io, source=source or "preset:default")
         done.update({f"tflite_{v}": p for v, p in paths.items()})
     return done
 

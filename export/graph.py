@@ -22,12 +22,12 @@ def check_size(size, model=None):
     return int(size)
 
 
-def inference_model(model, temperature, saturation=1.0, mean_saturation=None):
+def inference_model(model, decoding):
     """L [B, H, W, 1] (sides divisible by 8, or 32 for a U-Net) → ab [B, H, W, 2]: the model with
-    kcolor's decoding (``kcolor.decode.build_inference_model``)."""
+    kcolor's decoding (a ``kcolor.decode.Decoding``; ``kcolor.decode.build_inference_model``)."""
     from kcolor import decode
 
-    return decode.build_inference_model(model, temperature, saturation, mean_saturation)
+    return decode.build_inference_model(model, **decoding.as_dict())
 
 
 def _pad_edge(x, multiple):

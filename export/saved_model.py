@@ -26,10 +26,10 @@ import os
 
 from export import graph, warmup
 
-def export_saved_model(model, output_dir, name="kcolor", version=1, size=256,
-                       temperature=0.38, saturation=1.0, warmup_requests=True,
-                       mean_saturation=None):
-    """Writes the SavedModel; returns its folder ``output_dir/name/version``."""
+def export_saved_model(model, output_dir, name="kcolor", version=1, size=256, decoding=None,
+                       warmup_requests=True):
+    """Writes the SavedModel with ``decoding`` (a ``kcolor.decode.Decoding``;
+    default: T 0.38, no saturation); returns its folder ``output_dir/name/version``."""
     graph.require_tensorflow_backend()
     size = graph.check_size(size, model)
     path = os.path.join(output_dir, name, str(int(version)))
@@ -39,20 +39,20 @@ def export_saved_model(model, output_dir, name="kcolor", version=1, size=256,
     import keras
     import tensorflow as tf
 
-    from kcolor import models
+    from kcolor import decode, models
     from kcolor.instance import model as instance_model
 
+    decoding = decoding or decode.Decoding()
     with_boxes = None
     if instance_model.is_instance_model(model):
-        with_boxes = instance_model.build_inference_model(model, temperature, saturation,
-                                                          mean_saturation)
+        with_boxes = instance_model.build_inference_model(model, **decoding.as_dict())
         k = instance_model.max_boxes(model)
 
         def inference(L):  # no boxes
             n = tf.shape(L)[0]
             return with_boxes([L, tf.zeros([n, k, 4]), tf.zeros([n, k])])
     else:
-        inference = graph.inference_model(model, temperature, saturation, mean_saturation)
+        inference = graph.inference_model(model, decoding)
     archive = keras.export.ExportArchive()
     archive.track(with_boxes or inference)
 

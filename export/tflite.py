@@ -146,9 +146,9 @@ def equalize_relu_batchnorm(model):
     return copy
 
 
-def _fixed_size_saved_model(model, size, temperature, saturation, path, equalize=False,
-                            pin_ranges=False, mean_saturation=None):
-    """A SavedModel of ``model`` with kcolor's decoding for L [1, size, size, 1].
+def _fixed_size_saved_model(model, size, decoding, path, equalize=False, pin_ranges=False):
+    """A SavedModel of ``model`` with ``decoding`` (``kcolor.decode.Decoding``)
+    for L [1, size, size, 1].
 
     The int8 variant is converted from one with both options:
       equalize: the model through ``equalize_relu_batchnorm`` (the same in float).
@@ -161,7 +161,7 @@ def _fixed_size_saved_model(model, size, temperature, saturation, path, equalize
 
     if equalize:
         model = equalize_relu_batchnorm(model)
-    inference = graph.inference_model(model, temperature, saturation, mean_saturation)
+    inference = graph.inference_model(model, decoding)
 
     def ab(L):
         if not pin_ranges:
@@ -213,8 +213,9 @@ def _tensor_info(detail, meaning, value_range):
     return info
 
 
-def sidecar(tflite_path, variant, size, temperature, saturation, source, mean_saturation=None):
-    """The JSON description of a .tflite file (read back from the file itself)."""
+def sidecar(tflite_path, variant, size, decoding, source):
+    """The JSON description of a .tflite file (read back from the file itself)
+    and of the ``decoding`` baked into it."""
     from kcolor import lite
 
     runner = lite.LiteRunner(tflite_path)
@@ -222,20 +223,22 @@ def sidecar(tflite_path, variant, size, temperature, saturation, source, mean_sa
         ops = tflite_ops.operators(f.read())
     return {
         "format": "tflite", "variant": variant, "size": size, "source": source,
-        "temperature": temperature, "saturation": saturation,
-        "mean_saturation": mean_saturation, "operators": ops,
+        **decoding.as_dict(), "operators": ops,
         "input": _tensor_info(runner.input, _MEANING["L"], [0.0, 100.0]),
         "output": _tensor_info(runner.output, _MEANING["ab"], [-128.0, 127.0]),
         "runtime": "kcolor.lite.LiteRunner (ai-edge-litert, no TensorFlow)",
     }
 
 
-def export_tflite(model, output_dir, variants=VARIANTS, size=256, temperature=0.38,
-                  saturation=1.0, representative=None, int8_io=False, source="",
-                  mean_saturation=None):
+def export_tflite(model, output_dir, variants=VARIANTS, size=256, decoding=None,
+                  representative=None, int8_io=False, source=""):
     """Writes ``output_dir/tflite/model_<variant>.tflite`` and ``.json`` for
-    each variant; returns {variant: path}."""
+    each variant, with ``decoding`` (a ``kcolor.decode.Decoding``; default: T
+    0.38, no saturation); returns {variant: path}."""
+    from kcolor import decode
+
     graph.require_tensorflow_backend()
+    decoding = decoding or decode.Decoding()
     size = graph.check_size(size, model)
     folder = os.path.join(output_dir, "tflite")
     os.makedirs(folder, exist_ok=True)
@@ -246,9 +249,8 @@ def export_tflite(model, output_dir, variants=VARIANTS, size=256, temperature=0.
             int8 = variant == "int8"
             if int8 not in saved:
                 saved[int8] = os.path.join(tmp, "fixed_int8" if int8 else "fixed")
-                _fixed_size_saved_model(model, size, temperature, saturation, saved[int8],
-                                        equalize=int8, pin_ranges=int8,
-                                        mean_saturation=mean_saturation)
+                _fixed_size_saved_model(model, size, decoding, saved[int8],
+                                        equalize=int8, pin_ranges=int8)
             path = os.path.join(folder, f"model_{variant}.tflite")
             content = convert(saved[int8], variant, representative, int8_io)
             custom = tflite_ops.non_builtin(content)
@@ -256,7 +258,7 @@ def export_tflite(model, output_dir, variants=VARIANTS, size=256, temperature=0.
                 raise RuntimeError(f"TFLite {variant}: non-builtin operators {custom}")
             with open(path, "wb") as f:
                 f.write(content)
-            info = sidecar(path, variant, size, temperature, saturation, source, mean_saturation)
+            info = sidecar(path, variant, size, decoding, source)
             with open(path[:-len(".tflite")] + ".json", "w") as f:
                 json.dump(info, f, indent=1)
             paths[variant] = path

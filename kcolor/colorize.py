@@ -56,19 +56,15 @@ class Colorizer:
         multiple = models.input_multiple(model)
         if self.size % multiple:
             raise ValueError(f"--size {self.size} must be divisible by {multiple}")
-        t = cfg.get("temperature", 0.38) if temperature is None else temperature
-        if saturation is None:
-            self.saturation = float(cfg.get("saturation", 1.0))
-        mean_saturation = cfg.get("mean_saturation")  # the preset's (kcolor.decode.saturate)
+        decoding = decode.Decoding.from_config(cfg, temperature, saturation)
+        self.saturation = decoding.saturation
         from kcolor.instance import model as instance_model
 
         if instance_model.is_instance_model(model):
             self.max_boxes = instance_model.max_boxes(model)
-            self.inference = instance_model.build_inference_model(model, t, self.saturation,
-                                                                  mean_saturation)
+            self.inference = instance_model.build_inference_model(model, **decoding.as_dict())
         else:
-            self.inference = decode.build_inference_model(model, t, self.saturation,
-                                                          mean_saturation)
+            self.inference = decode.build_inference_model(model, **decoding.as_dict())
 
     def _init_lite(self, path, size, temperature):
         from kcolor import lite

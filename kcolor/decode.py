@@ -4,7 +4,11 @@
 exported models: bin logits → annealed mean (temperature T), or ab as is →
 optional saturation (``saturate``) → bilinear upsampling to the size of the input L.
 ``build_inference_model`` wraps a training model with it: L → ab at L's size.
+``Decoding`` holds the three settings (temperature, saturation,
+mean_saturation) as one value, from a preset's config to the exported files.
 """
+
+import dataclasses
 
 import keras
 from keras import ops
@@ -41,6 +45,36 @@ def saturate(ab, saturation=1.0, mean_saturation=None, xp=ops):
         return ab * saturation
     m = xp.mean(ab, axis=(1, 2), keepdims=True)
     return m * mean_saturation + (ab - m) * saturation
+
+
+@dataclasses.dataclass(frozen=True)
+class Decoding:
+    """How a prediction becomes ab: the annealed-mean ``temperature`` (for
+    classification heads) and the colour gain (``saturation``,
+    ``mean_saturation``: see ``saturate``). One value travels from a preset's
+    config to the inference model, the exports and their sidecar files."""
+
+    temperature: float = 0.38
+    saturation: float = 1.0
+    mean_saturation: float | None = None
+
+    def __post_init__(self):
+        object.__setattr__(self, "temperature", float(self.temperature))
+        object.__setattr__(self, "saturation", float(self.saturation))
+        if self.mean_saturation is not None:
+            object.__setattr__(self, "mean_saturation", float(self.mean_saturation))
+
+    @classmethod
+    def from_config(cls, cfg, temperature=None, saturation=None):
+        """A preset's (or a run's) decoding; ``temperature`` and
+        ``saturation``, when given, override the config's. A preset's
+        ``mean_saturation`` belongs to its saturation and is kept."""
+        return cls(cfg.get("temperature", 0.38) if temperature is None else temperature,
+                   cfg.get("saturation", 1.0) if saturation is None else saturation,
+                   cfg.get("mean_saturation"))
+
+    def as_dict(self):
+        return dataclasses.asdict(self)
 
 
 @keras.saving.register_keras_serializable(package="kcolor")

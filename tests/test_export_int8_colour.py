@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from export import tflite
-from kcolor import lite
+from kcolor import decode, lite
 
 SIZE = 16
 
@@ -77,13 +77,11 @@ def relu_batchnorm_model():
 
 
 def float_ab(model, L):
-    from kcolor import decode
-
     return np.asarray(decode.build_inference_model(model, 0.38).predict_on_batch(L))
 
 
 def int8(model, representative, tmp_path, int8_io=False):
-    return tflite.export_tflite(model, str(tmp_path), ["int8"], SIZE, 0.38, 1.0,
+    return tflite.export_tflite(model, str(tmp_path), ["int8"], SIZE, decode.Decoding(0.38),
                                 representative, int8_io)["int8"]
 
 

@@ -157,8 +157,8 @@ def test_mean_kept_saturation_is_baked_into_the_file(lively_model, L_batch, tmp_
     import keras
 
     model = keras.models.load_model(lively_model, compile=False)
-    paths = tflite.export_tflite(model, str(tmp_path), ["float32"], EXPORT_SIZE, 0.38,
-                                 saturation=1.5, mean_saturation=1.0)
+    paths = tflite.export_tflite(model, str(tmp_path), ["float32"], EXPORT_SIZE,
+                                 decode.Decoding(0.38, saturation=1.5, mean_saturation=1.0))
     content = read(paths["float32"])
     assert "MEAN" in tflite_ops.operators(content) and tflite_ops.non_builtin(content) == []
     with open(paths["float32"][:-len(".tflite")] + ".json") as f:

@@ -109,6 +109,19 @@ def test_saturate_scales_departures_from_the_mean_colour():
     np.testing.assert_allclose(got[0], [[[-10, -20], [50, 40]]], atol=1e-5)
 
 
+def test_decoding_comes_from_a_preset_config_with_overrides():
+    """One value carries a preset's decoding to the inference model and the
+    exports; a given temperature or saturation overrides the preset's, and
+    the preset's mean gain stays with the saturation."""
+    cfg = {"temperature": 0.2, "saturation": 1.6, "mean_saturation": 1, "size": 128}
+    assert decode.Decoding.from_config(cfg) == decode.Decoding(0.2, 1.6, 1.0)
+    assert decode.Decoding.from_config(cfg, saturation=1.2) == decode.Decoding(0.2, 1.2, 1.0)
+    assert decode.Decoding.from_config(cfg, temperature=0.5).as_dict() == {
+        "temperature": 0.5, "saturation": 1.6, "mean_saturation": 1.0}
+    assert decode.Decoding.from_config({}) == decode.Decoding(0.38, 1.0, None)
+    assert isinstance(decode.Decoding(1, 2).saturation, float)
+
+
 def test_decode_ab_mean_saturation_survives_keras_file(L_batch, tmp_path):
     model = models.build_colorizer("regression", WIDTH)
     inference = decode.build_inference_model(model, saturation=1.4, mean_saturation=1.0)
