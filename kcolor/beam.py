@@ -60,7 +60,7 @@ from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.ml.inference.base import KeyedModelHandler, RunInference
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from kcolor import colorize, colorize_files, imageio
+from kcolor import atomic, colorize, colorize_files, imageio
 from kcolor.beam_handler import ColorizerModelHandler
 
 MANIFEST = "manifest.jsonl"
@@ -323,6 +323,7 @@ def build(pipeline, inputs, output_dir, model=None, size=None, temperature=None,
     """Adds the colorization of ``inputs`` to ``pipeline``; returns the
     PCollection of manifest rows (also written to ``output_dir/manifest.jsonl``)."""
     jobs, shards, refused, roots = plan(inputs, output_dir, fmt)
+    remove_stale_temporaries(output_dir, jobs, shards)
     photos, errors = [], []
     if jobs:
         read = (pipeline | "Photos" >> beam.Create(jobs)
@@ -354,6 +355,20 @@ def build(pipeline, inputs, output_dir, model=None, size=None, temperature=None,
              FileSystems.join(output_dir, MANIFEST[:-len(".jsonl")]), file_name_suffix=".jsonl",
              num_shards=1, shard_name_template=""))
     return rows
+
+
+def remove_stale_temporaries(output_dir, jobs, shards):
+    """Removes the temporary files (``kcolor.atomic``) that an earlier run
+    killed mid-write left in the local output folders: those of ``jobs``, and
+    with ``shards`` (whose outputs are named only as records are read) every
+    folder under ``output_dir``. Remote outputs are written whole by their
+    file system. Returns the removed paths."""
+    if _remote(output_dir):
+        return []
+    folders = {output_dir} | {os.path.dirname(dst) for _, dst in jobs if not _remote(dst)}
+    if shards:
+        folders |= {root for root, _, _ in os.walk(output_dir)}
+    return atomic.remove_stale(folders)
 
 
 def _check_model(model):

@@ -4,6 +4,7 @@ without the ``beam`` extra)."""
 import json
 import os
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -50,6 +51,11 @@ def test_folder_through_cli_matches_colorizer(photo_dir, lively_model, tmp_path,
     whole = (photo_dir / "photo4.jpg").read_bytes()
     (photo_dir / "truncated.jpg").write_bytes(whole[:len(whole) // 2])
     out = str(tmp_path / "out")
+    os.makedirs(out)
+    stale = os.path.join(out, ".kcolor-0000beef-1-abcdefgh.png")  # a killed run's, 7 h old
+    with open(stale, "wb") as f:
+        f.write(b"half a photo")
+    os.utime(stale, (time.time() - 7 * 3600,) * 2)
     monkeypatch.setattr(sys, "argv", [
         "kcolor", "beam", f"--input={photo_dir}", "--output_dir", out, f"--model={lively_model}",
         "--batch_size=4", "--runner", "DirectRunner"])  # the last two go to Beam

@@ -4,8 +4,10 @@ tests/test_study_browser.py answers a study in headless Chromium)."""
 import base64
 import io
 import json
+import os
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -68,6 +70,10 @@ def tiny_study(tmp_path_factory, tiny_model):
     root = tmp_path_factory.mktemp("study")
     photos = make_photos(root / "photos")
     logs = []
+    stale = root / "s3" / ".kcolor-0000beef-1-abcdefgh.html"  # a killed make's, 7 h old
+    stale.parent.mkdir()
+    stale.write_text("half a page")
+    os.utime(stale, (time.time() - 7 * 3600,) * 2)
     keys = [make.make(str(photos), str(root / name), [tiny_model], count=6, checks=2, seed=seed,
                       log=logs.append)
             for name, seed in (("s3", 3), ("s3again", 3), ("s4", 4))]
@@ -79,6 +85,8 @@ def test_make_writes_a_self_contained_page_and_a_separate_key(tiny_study):
     key = json.loads((root / "s3" / "key.json").read_text())
     html = (root / "s3" / "index.html").read_text()
     data = _page_data(html)
+    # a killed make's temporary file was removed; nothing else of ours is left beside them
+    assert not [p for p in os.listdir(root / "s3") if p.startswith(".kcolor-")]
     assert key == tiny_study["keys"][0] and key["study_id"] == data["study_id"]
     assert [m["label"] for m in key["models"]] == ["tiny"] and data["models"] == ["tiny"]
     pairs = key["pairs"]

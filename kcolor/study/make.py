@@ -157,6 +157,7 @@ def make(photos_dir, output, models=None, count=40, checks=4, seed=0, display_si
     if os.path.exists(key_path) and not overwrite:
         raise StudyError(f"{key_path}: a study is there already; results of its page need this key "
                          "(--overwrite replaces it)")
+    atomic.remove_stale([output])  # temporary files of a make killed mid-write
     specs = model_specs(models)
     for _, m in specs:
         if m is not None and not os.path.exists(m) and m not in _preset_names():
