@@ -197,13 +197,6 @@ def arch_of(recipe, config):
     return config.arch or recipe.arch
 
 
-def target_stride(recipe, config):
-    """The output stride of the recipe's network (its targets' resolution)."""
-    from kcolor.models import unet
-
-    return unet.OUTPUT_STRIDE if arch_of(recipe, config).startswith("unet") else models.OUTPUT_STRIDE
-
-
 def build_model(recipe, config):
     arch = arch_of(recipe, config)
     total = config.epochs * config.steps_per_epoch
@@ -270,6 +263,16 @@ def train(recipe, config):
     if config.batch_size % replicas:
         raise ValueError(f"--batch_size={config.batch_size} (the global batch) must be a "
                          f"multiple of the {replicas} devices")
+    build = recipe.build or build_model
+    if strategy is None:
+        model = build(recipe, config)
+    else:
+        with strategy.scope():
+            model = build(recipe, config)
+    if config.init_from:
+        init_weights(model, config.init_from)
+
+    # The network built decides its targets' resolution (its output stride).
     if recipe.datasets is not None:
         train_ds, own_validation = recipe.datasets(recipe, config)
     else:
@@ -277,7 +280,7 @@ def train(recipe, config):
         train_ds = data.training_dataset(
             config.data_dir, config.batch_size // workers, config.crop_size, seed=config.seed,
             num_workers=workers, worker_index=worker,
-            target_stride=target_stride(recipe, config),
+            target_stride=models.output_stride(model),
         )
         val_ds = data.validation_dataset(
             config.val_dir or config.data_dir, config.val_size, limit=config.val_limit
@@ -289,15 +292,6 @@ def train(recipe, config):
             os.remove(out("log.csv"))
     else:  # resuming: keep best.keras unless a later epoch beats it
         best_so_far = _best_logged(out("log.csv"), recipe.monitor)
-
-    build = recipe.build or build_model
-    if strategy is None:
-        model = build(recipe, config)
-    else:
-        with strategy.scope():
-            model = build(recipe, config)
-    if config.init_from:
-        init_weights(model, config.init_from)
 
     cbs = [] if replicas == 1 or strategy is None else [SynchronizedBatchNorm()]
     validation = (callbacks.ValidationMetrics if config.strategy != "data_parallel"

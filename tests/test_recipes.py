@@ -10,7 +10,7 @@ import keras
 import pytest
 
 import recipes
-from kcolor import training
+from kcolor import models, training
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -111,7 +111,7 @@ def test_other_lite_recipes_build_and_compute_their_loss(name, photo_dir, tmp_pa
     cfg = tiny_config(photo_dir, tmp_path / name)
     model = training.build_model(recipe, cfg)
     L, target = next(iter(data.training_dataset(str(photo_dir), 2, 32,
-                                                target_stride=training.target_stride(recipe, cfg))))
+                                                target_stride=models.output_stride(model))))
     loss = float(model.compute_loss(x=L, y=target, y_pred=model(L)))
     assert 0 < loss < 100 or (name == "lite_psnr" and -40 < loss < 20)  # a log: can be < 0
     assert type(model.optimizer).__name__ == "MultiplierAdam"
