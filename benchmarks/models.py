@@ -33,9 +33,8 @@ def main(argv):
     models = {}
     for name in FLAGS.presets:
         model, cfg = presets.load(name)
-        models[name] = (model, decode.build_inference_model(  # with the preset's decoding
-            model, cfg.get("temperature", 0.38), cfg.get("saturation", 1.0),
-            cfg.get("mean_saturation")))
+        decoding = decode.Decoding.from_config(cfg)  # the preset's, saturation included
+        models[name] = (model, decode.build_inference_model(model, **decoding.as_dict()))
     rng = np.random.default_rng(0)
     print("| preset | parameters | GFLOPs at 256² | size | batch | ms / image | × first |")
     print("|---|---|---|---|---|---|---|")

@@ -69,7 +69,9 @@ def from_run(run_dir, name, checkpoint="best.keras", temperature=None, target_co
     With ``target_colourfulness`` the saturation is chosen on
     ``calibration_dir`` (``kcolor.saturation.choose_for_model``, at
     ``mean_saturation``) instead of taken from ``info``; ``mean_saturation``
-    (``kcolor.decode.saturate``) is recorded when given."""
+    (``kcolor.decode.saturate``) is recorded when given, and so are the run's
+    training photos (``trained_on``, its ``--data_dir``) and the checkpoint;
+    ``info`` overrides them."""
     import importlib
 
     import keras
@@ -89,8 +91,9 @@ def from_run(run_dir, name, checkpoint="best.keras", temperature=None, target_co
             temperature, mean_saturation)
     if mean_saturation is not None:
         info["mean_saturation"] = mean_saturation
-    cfg = dict(recipe=recipe.name, epochs=run["epochs"], steps_per_epoch=run["steps_per_epoch"],
-               batch_size=run["batch_size"], learning_rate=run["learning_rate"], **info)
+    cfg = {"recipe": recipe.name, "epochs": run["epochs"], "steps_per_epoch": run["steps_per_epoch"],
+           "batch_size": run["batch_size"], "learning_rate": run["learning_rate"],
+           "trained_on": run.get("data_dir"), "checkpoint": checkpoint, **info}
     if run.get("init_from"):  # a fine-tuning run: what it started from
         cfg["init_from"] = run["init_from"]
     return save_preset(model, name, recipe.head, run["width"], recipe.grid, run["crop_size"],

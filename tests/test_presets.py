@@ -66,6 +66,7 @@ def test_lite_preset_round_trip(photo_dir, tmp_path, preset_dir):
     written = presets.from_run(str(run), "tiny_lite", checkpoint="last.keras", saturation=1.2,
                                mean_saturation=1.0)
     assert written["init_from"] == "lite"
+    assert (written["trained_on"], written["checkpoint"]) == (run_cfg["data_dir"], "last.keras")
     assert written["arch"] == "unet_lite0" and written["head"] == "regression"
     assert written["saturation"] == 1.2 and written["size"] == 32
     # colorize and export decode with the preset's saturation, mean colour kept
