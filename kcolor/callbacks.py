@@ -10,32 +10,40 @@ from keras import ops
 from kcolor import color, decode, metrics
 
 
-def evaluate_colorizer(predict_ab, dataset, on_batch=None):
+def evaluate_colorizer(predict_ab, dataset, on_batch=None, on_predictions=None):
     """Mean metrics of a model and of the gray baseline (ab = 0).
 
     Args:
       predict_ab: L [B, h, w, 1] → ab at the same size, e.g. the
         ``predict_on_batch`` of ``decode.build_inference_model``.
-      dataset: batches of (L, RGB) (``kcolor.data.validation_dataset``).
+      dataset: batches of (L, RGB) (``kcolor.data.validation_dataset``);
+        anything after RGB in a batch (names) is passed to ``on_predictions``.
       on_batch: optional ``f(rgb_true, rgb_pred, per_image_metrics)``.
+      on_predictions: optional ``f(batch, rgb_pred, rgb_gray)``: the batch as
+        the dataset gave it (numpy), the model's and the gray baseline's sRGB.
     Returns:
       (model metrics, gray metrics): dicts name → float; the gray dict also
       holds ``true_colorfulness``, the ground truth's colourfulness.
     """
     sums, gray_sums, n = {}, {"true_colorfulness": 0.0}, 0
-    for L, rgb in dataset:
-        L, rgb = np.asarray(L), np.asarray(rgb)
+    for batch in dataset:
+        batch = tuple(np.asarray(x) for x in batch)
+        L, rgb = batch[0], batch[1]
+        preds = []
         lab_true = ops.convert_to_numpy(color.rgb_to_lab(rgb))
         ab = ops.convert_to_numpy(predict_ab(L))
         gray_sums["true_colorfulness"] += float(np.sum(ops.convert_to_numpy(metrics.colorfulness(rgb))))
         for out, ab_pred in ((sums, ab), (gray_sums, np.zeros_like(ab))):
             lab_pred = np.concatenate([L, ab_pred], -1)
             rgb_pred = ops.convert_to_numpy(color.lab_to_rgb(lab_pred))
+            preds.append(rgb_pred)
             scores = metrics.all_metrics(rgb, lab_true, rgb_pred, lab_pred)
             for k, v in scores.items():
                 out[k] = out.get(k, 0.0) + float(np.sum(v))
             if on_batch is not None and out is sums:
                 on_batch(rgb, rgb_pred, scores)
+        if on_predictions is not None:
+            on_predictions(batch, *preds)
         n += len(L)
     if n == 0:
         raise ValueError("validation set is empty")

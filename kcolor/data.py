@@ -243,19 +243,32 @@ def _spread_records(ds, limit):
     return ds.enumerate().filter(lambda i, _: keep[i]).map(lambda _, record: record)
 
 
-def validation_dataset(source, size=128, batch_size=32, limit=None, squash=False):
+def _decode_named_record(record):
+    feats = tf.io.parse_single_example(record, {
+        **_FEATURES, "image/source": tf.io.FixedLenFeature([], tf.string, default_value="")})
+    img = tf.io.decode_image(feats["image/encoded"], channels=3, expand_animations=False)
+    img.set_shape([None, None, 3])
+    return img, feats["image/source"]
+
+
+def validation_dataset(source, size=128, batch_size=32, limit=None, squash=False,
+                       with_names=False):
     """Batched (L, RGB) at ``size`` x ``size`` (centre crop, or the whole photo
     resized when ``squash``), in file order (shards: sorted shard files, each
-    in its order); ``limit`` photos spread evenly over the set."""
+    in its order); ``limit`` photos spread evenly over the set.
+
+    ``with_names``: batches of (L, RGB, name), name (bytes) the photo's path,
+    or for shards the record's ``image/source`` (empty where it has none)."""
     _check_size(size)
     kind, files = resolve(source)
     if kind == "shards":
         records = _spread_records(tf.data.TFRecordDataset(files), limit)
-        ds = records.map(_decode_record, num_parallel_calls=AUTOTUNE).ignore_errors(
-            log_warning=True)
+        decode = _decode_named_record if with_names else _decode_record
+        ds = records.map(decode, num_parallel_calls=AUTOTUNE).ignore_errors(log_warning=True)
     else:
         paths = spread(files, limit)
-        ds = tf.data.Dataset.from_tensor_slices(paths).map(_decode, num_parallel_calls=AUTOTUNE)
-    ds = ds.filter(_is_valid).map(lambda im: _val_example(im, size, squash),
-                                  num_parallel_calls=AUTOTUNE)
+        decode = (lambda p: (_decode(p), p)) if with_names else _decode
+        ds = tf.data.Dataset.from_tensor_slices(paths).map(decode, num_parallel_calls=AUTOTUNE)
+    ds = ds.filter(lambda im, *name: _is_valid(im)).map(
+        lambda im, *name: (*_val_example(im, size, squash), *name), num_parallel_calls=AUTOTUNE)
     return ds.batch(batch_size).prefetch(AUTOTUNE)

