@@ -3,7 +3,7 @@
 Subcommands:
   beam      colorize photos or TFRecord shards with an Apache Beam pipeline (extra [beam];
             flags that are not kcolor's go to Beam: ``--runner=DataflowRunner ...``)
-  colorize  colorize photos (files, folders, globs) at full resolution
+  colorize  colorize photos and video clips (files, folders, globs) at full resolution
   evaluate  score a model against the gray baseline on colour photos
   export    write a TF Serving SavedModel and TFLite files (export/ package)
   preset    turn a recipe run's checkpoint into a shipped preset
@@ -108,6 +108,9 @@ def _define_colorize_flags():
     flags.DEFINE_string("instances", "none", "Boxes for an instance-aware model: none, auto "
                         "(OpenCV face detector; pip install 'kcolor[instances]') or a boxes "
                         "JSON file (docs/INSTANCE_STUDY.md).")
+    flags.DEFINE_enum("temporal", "filter", ["filter", "flow", "none"], "Video clips: colour "
+                      "that holds still from frame to frame (kcolor.temporal): filter, flow "
+                      "(needs pip install 'kcolor[flow]') or none (each frame as a photo).")
 
 
 def _colorize(argv):
@@ -121,6 +124,7 @@ def _colorize(argv):
             paths, FLAGS.output_dir, FLAGS.model, FLAGS.size, FLAGS.temperature,
             FLAGS.saturation, FLAGS.batch_size, FLAGS.overwrite, fmt=FLAGS.format,
             pairs=FLAGS.side_by_side, html=FLAGS.html, instances=FLAGS.instances,
+            temporal=FLAGS.temporal,
         )
     except (ValueError, FileNotFoundError) as e:
         sys.exit(f"kcolor colorize: {e}")

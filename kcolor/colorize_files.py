@@ -1,13 +1,17 @@
 """Batch colorization of files for ``kcolor colorize``: finding inputs,
 mirroring their layout under the output folder, skipping finished outputs,
-reporting bad files as ``PATH: reason`` and going on."""
+reporting bad files as ``PATH: reason`` and going on. Video clips
+(``kcolor.video.EXTENSIONS``) go to ``kcolor.video`` after the photos, one
+clip at a time, each to the same name and container."""
 
 import glob
 import os
 import sys
 import time
 
-from kcolor import atomic, colorize, imageio
+from kcolor import atomic, colorize, imageio, video
+
+INPUT_EXTENSIONS = imageio.EXTENSIONS + video.EXTENSIONS
 
 
 def expand(paths):
@@ -21,7 +25,7 @@ def expand(paths):
             if os.path.isdir(m):
                 for root, _, files in sorted(os.walk(m)):
                     for f in sorted(files):
-                        if f.lower().endswith(imageio.EXTENSIONS):
+                        if f.lower().endswith(INPUT_EXTENSIONS):
                             full = os.path.join(root, f)
                             found.append((full, os.path.relpath(full, m)))
             else:
@@ -30,8 +34,11 @@ def expand(paths):
 
 
 def output_path(rel, output_dir, fmt=None):
-    """Output path for input ``rel``: same stem and format unless ``fmt`` (an extension)."""
+    """Output path for input ``rel``: same stem and format unless ``fmt`` (an
+    extension; photos only: a clip keeps its name and container)."""
     stem, ext = os.path.splitext(rel)
+    if video.is_video(rel):
+        return os.path.join(output_dir, rel)
     ext = ext.lower() if ext.lower() in colorize.FORMATS else ".png"
     if fmt:
         ext = "." + fmt.lower().lstrip(".")
@@ -64,7 +71,7 @@ def _progbar(n):
 
 def run(paths, output_dir, model=None, size=None, temperature=None, saturation=None,
         batch_size=8, overwrite=False, progress=True, fmt=None, pairs=False, html=False,
-        instances=None):
+        instances=None, temporal="filter"):
     """Colorizes ``paths``; returns a ``Summary``: (number colorized, number
     failed), with the stale temporary files it removed first (``kcolor.atomic``:
     left in the output folders by a run killed mid-write).
@@ -76,7 +83,10 @@ def run(paths, output_dir, model=None, size=None, temperature=None, saturation=N
 
     ``fmt`` overrides the output format (an extension such as "png");
     ``pairs`` writes gray | colour side by side instead of the colour photo;
-    ``html`` writes ``output_dir/index.html``, a contact sheet of every output.
+    ``html`` writes ``output_dir/index.html``, a contact sheet of every output
+    photo (``fmt``, ``pairs`` and ``html`` concern photos, not clips).
+    ``temporal``: the ``kcolor.temporal`` method for clips ("filter", "flow",
+    "none": frame by frame).
     Colour inputs are colorized from their lightness (a one-time note says so).
     """
     output_path("check", output_dir, fmt)  # an unknown --format fails before any work
@@ -98,15 +108,16 @@ def run(paths, output_dir, model=None, size=None, temperature=None, saturation=N
     stale = atomic.remove_stale({output_dir} | {os.path.dirname(d) for _, d in planned})
     t0 = time.perf_counter()
     done, more_failed = _colorize_jobs(jobs, model, size, temperature, saturation, batch_size,
-                                       progress, pairs, boxes_for, rels, instances) \
+                                       progress, pairs, boxes_for, rels, instances, temporal) \
         if jobs else (0, 0)
     if done and progress:
         seconds = time.perf_counter() - t0
-        print(f"{done} photos in {seconds:.1f} s ({done / seconds:.2f} photos/s, model loading included)")
+        what = "files" if any(video.is_video(s) for s, _ in jobs) else "photos"
+        print(f"{done} {what} in {seconds:.1f} s ({done / seconds:.2f} {what}/s, model loading included)")
     if html:
         from kcolor import contact_sheet
 
-        shown = [(s, d) for s, d in planned if os.path.exists(d)]
+        shown = [(s, d) for s, d in planned if os.path.exists(d) and not video.is_video(d)]
         print(f"contact sheet: {contact_sheet.write(shown, output_dir)}")
     return Summary(done, failed + more_failed, stale)
 
@@ -156,13 +167,43 @@ def _boxes_source(instances):
 
 
 def _colorize_jobs(jobs, model, size, temperature, saturation, batch_size, progress, pairs,
-                   boxes_for=None, rels=None, instances=None):
-    failed, noted_colour = 0, False
+                   boxes_for=None, rels=None, instances=None, temporal="filter"):
     colorizer = colorize.Colorizer(model, size, temperature, saturation)
     if boxes_for is not None and not colorizer.instance_aware:
         raise ValueError(f"--instances={instances} needs an instance-aware model "
                          f"(recipes/instance_fusion.py); {model or 'the default model'} "
                          "takes no boxes")
+    clips = [j for j in jobs if video.is_video(j[0])]
+    photos = [j for j in jobs if not video.is_video(j[0])]
+    done, failed = _colorize_photos(photos, colorizer, batch_size, progress, pairs, boxes_for,
+                                    rels) if photos else (0, 0)
+    for src, dst in clips:
+        ok = _colorize_clip(src, dst, colorizer, batch_size, progress, temporal)
+        done, failed = done + ok, failed + (not ok)
+    return done, failed
+
+
+def _colorize_clip(src, dst, colorizer, batch_size, progress, temporal):
+    """True when the clip ``src`` was written to ``dst``; else reports ``PATH: reason``."""
+    bar = None
+    if progress:
+        print(f"{src} -> {dst}")
+        keras = sys.modules.get("keras")
+        if keras:
+            bar = keras.utils.Progbar(video.frame_count(src), unit_name="frame")
+    try:
+        video.colorize_video(src, dst, colorizer, batch_size, temporal,
+                             progress=bar.update if bar else None)
+        return True
+    except video.VideoError as e:
+        print(f"\n{e}", file=sys.stderr)
+    except OSError as e:
+        print(f"\n{src}: cannot write {dst}: {e}", file=sys.stderr)
+    return False
+
+
+def _colorize_photos(jobs, colorizer, batch_size, progress, pairs, boxes_for, rels):
+    failed, noted_colour = 0, False
     bar = _progbar(len(jobs)) if progress else None
     t0 = time.perf_counter()
     done = 0

@@ -1,0 +1,119 @@
+"""Colour that holds still from frame to frame: a per-pixel recursive filter
+of the predicted ab over time, for ``kcolor.video``.
+
+A colorizer run frame by frame flickers: each frame's ab is a fresh guess, and
+on the shared clips the mean |Δab| between consecutive frames, on pixels whose
+lightness holds still, is 3-4x the real colour video's. ``Smoother`` blends
+each frame's prediction with the previous output::
+
+    ab_t = w · ab_{t-1} + (1 - w) · prediction_t,   w = strength · exp(-(d / sigma)²)
+
+per pixel, at the model's working size (cheap: 128² or 256² pixels, whatever
+the clip's size), where d is how much the pixel's lightness changed since the
+previous frame (3x3 box-blurred |ΔL|, L in 0-100). Where the scene holds still
+the colour settles (w = strength: an exponential average over about
+(1 + strength) / (1 - strength) frames); where something moves or the light
+changes, the new prediction takes over within a frame or two, so a moving hand
+does not smear the colour it leaves behind. At a cut (mean |ΔL| over the frame
+above ``cut``) the filter restarts: the frame after a cut is exactly its own
+prediction, so no colour is carried across cuts.
+
+Why this and not optical flow (``method="flow"``: the previous ab carried
+along OpenCV DIS flow, gated by the warped L's error): on the shared clips
+(``benchmarks/video.py``, a fixed camera, people moving) both meet the flicker
+floor and keep the colour; flow costs an OpenCV dependency and more time a
+frame, and gained nothing measurable there (docs/ARCHITECTURE.md gives the
+figures). Flow would help a panning camera, where the gate sees every pixel
+change and the plain filter falls back to frame-by-frame colour (never worse
+than frame by frame, only less smooth). It stays available, with OpenCV
+installed, as ``method="flow"``.
+
+Pure numpy (OpenCV only for ``method="flow"``): the model is not touched, so
+it works with every backend and model format ``kcolor.colorize.Colorizer``
+runs.
+"""
+
+import numpy as np
+
+METHODS = ("filter", "flow", "none")
+
+
+def _box3(x):
+    """3x3 box mean of [H, W] (edges replicated)."""
+    p = np.pad(x, 1, mode="edge")
+    h, w = x.shape
+    return sum(p[i:i + h, j:j + w] for i in range(3) for j in range(3)) / 9.0
+
+
+class Smoother:
+    """Smooths ab over the frames of one clip, fed in order.
+
+    Args:
+      method: "filter" (default; see the module docstring), "flow" (carry the
+        previous ab along DIS optical flow first; needs OpenCV) or "none"
+        (frame by frame: returns each prediction as it is).
+      strength: weight of the previous frame's ab on a still pixel, in [0, 1).
+      sigma: lightness change (L units, 0-100) at which that weight has fallen
+        to 1/e of ``strength``.
+      cut: mean |ΔL| over the frame above which a new shot starts (no colour
+        is carried over).
+    """
+
+    def __init__(self, method="filter", strength=0.85, sigma=3.0, cut=10.0):
+        if method not in METHODS:
+            raise ValueError(f"unknown temporal method {method!r}: use one of {', '.join(METHODS)}")
+        if not 0 <= strength < 1:
+            raise ValueError(f"strength must be in [0, 1), not {strength}")
+        self.method, self.strength, self.sigma, self.cut = method, strength, sigma, cut
+        self._flow = None
+        if method == "flow":
+            try:
+                import cv2  # only this method needs OpenCV
+            except ImportError:
+                raise ValueError("the flow method needs OpenCV: pip install 'kcolor[flow]'") \
+                    from None
+
+            self._cv2 = cv2
+            self._flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
+        self.reset()
+
+    def reset(self):
+        """Forgets the previous frame (the next one starts a shot)."""
+        self._L = self._ab = None
+        self.cuts = 0  # cuts detected so far (the first frame is not one)
+
+    def __call__(self, L, ab):
+        """Smoothed ab [h, w, 2] for a frame's L [h, w] or [h, w, 1] (0-100) and
+        its predicted ab [h, w, 2], both at the working size."""
+        L = np.asarray(L, np.float32).reshape(np.shape(ab)[:2])
+        ab = np.asarray(ab, np.float32)
+        if self.method == "none":
+            return ab
+        prev_L, prev_ab = self._L, self._ab
+        if prev_L is not None and prev_L.shape != L.shape:
+            prev_L = None
+        if prev_L is not None and float(np.mean(np.abs(L - prev_L))) > self.cut:
+            self.cuts += 1
+            prev_L = None
+        if prev_L is None:
+            out = ab
+        else:
+            if self._flow is not None:
+                prev_L, prev_ab = self._warp(prev_L, prev_ab, L)
+            d = _box3(np.abs(L - prev_L))
+            w = (self.strength * np.exp(-np.square(d / self.sigma)))[..., None]
+            out = w * prev_ab + (1.0 - w) * ab
+        self._L, self._ab = L, out
+        return out
+
+    def _warp(self, prev_L, prev_ab, L):
+        """prev_L and prev_ab moved along the flow from the previous frame to this one."""
+        cv2 = self._cv2
+        u8 = lambda x: np.clip(x * 2.55, 0, 255).astype(np.uint8)  # noqa: E731
+        flow = self._flow.calc(u8(L), u8(prev_L), None)  # this frame → where it was before
+        h, w = L.shape
+        gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+        mx, my = gx + flow[..., 0], gy + flow[..., 1]
+        warp = lambda x: cv2.remap(x, mx, my, cv2.INTER_LINEAR,  # noqa: E731
+                                   borderMode=cv2.BORDER_REPLICATE)
+        return warp(prev_L), warp(np.ascontiguousarray(prev_ab))

@@ -1,0 +1,255 @@
+"""Video clips: ``kcolor.video.colorize_video``, ``kcolor.temporal`` and clips
+in ``kcolor colorize`` batches. Tiny clips are made here with PyAV."""
+
+import os
+import subprocess
+import sys
+from fractions import Fraction
+
+import av
+import numpy as np
+import pytest
+
+from kcolor import color, colorize, colorize_files, temporal, video
+
+RATE = Fraction(24)
+SIZE = 32  # working size of the test model
+
+
+def _scene(t, h=48, w=64, cut_at=None, seed=0):
+    """uint8 RGB frame t: a still coloured background (with a little sensor
+    noise) and a square moving right; after ``cut_at`` a different scene."""
+    yy, xx = np.mgrid[0:h, 0:w] / float(max(h, w))
+    second = cut_at is not None and t >= cut_at
+    base = np.stack([0.2 + 0.6 * xx, 0.3 + 0.5 * yy, 0.7 - 0.4 * xx], -1) if not second else \
+        np.stack([0.9 - 0.7 * yy, 0.2 + 0.2 * xx, 0.1 + 0.3 * yy], -1)
+    img = base * 255
+    x0 = 4 + 3 * t
+    img[16:32, x0:x0 + 12] = (230, 40, 40) if not second else (20, 20, 20)
+    img += np.random.default_rng(seed * 1000 + t).normal(0, 0.6, img.shape)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def write_clip(path, frames, rate=RATE, audio=False, video_stream=True):
+    """Writes RGB ``frames`` (H.264, near lossless) and, with ``audio``, an AAC
+    sine tone as long as the clip; returns ``path``."""
+    with av.open(str(path), "w") as out:
+        if video_stream:
+            v = out.add_stream("libx264", rate=rate, options={"crf": "1", "preset": "ultrafast"})
+            v.height, v.width = frames[0].shape[:2]
+            v.pix_fmt = "yuv420p"
+        if audio:
+            a = out.add_stream("aac", rate=16000, layout="mono")
+        if video_stream:
+            for f in frames:
+                for p in v.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
+                    out.mux(p)
+            for p in v.encode(None):
+                out.mux(p)
+        if audio:
+            n = int(16000 * len(frames) / rate)
+            tone = (0.3 * np.sin(np.arange(n) * 2 * np.pi * 440 / 16000)).astype(np.float32)
+            for i in range(0, n, 1024):
+                frame = av.AudioFrame.from_ndarray(tone[None, i:i + 1024], format="fltp",
+                                                   layout="mono")
+                frame.sample_rate, frame.pts = 16000, i
+                for p in a.encode(frame):
+                    out.mux(p)
+            for p in a.encode(None):
+                out.mux(p)
+    return path
+
+
+def read_clip(path):
+    """(uint8 RGB frames, average rate, (width, height))."""
+    with av.open(str(path)) as f:
+        s = f.streams.video[0]
+        frames = [fr.to_ndarray(format="rgb24") for fr in f.decode(s)]
+        return frames, s.average_rate, (s.width, s.height)
+
+
+def audio_packets(path):
+    with av.open(str(path)) as f:
+        s = f.streams.audio[0]
+        packets = [p for p in f.demux(s) if p.dts is not None]
+        return s.codec_context.name, len(packets), sum(p.duration for p in packets) * s.time_base
+
+
+def still_flicker(source, output):
+    """Mean |Δab| of ``output`` between consecutive frames on the pixels whose
+    L moves by less than 1 in ``source``."""
+    total, count = 0.0, 0
+    for t in range(1, len(source)):
+        L0, L1 = (color.rgb_to_lab(source[k] / 255.0, np)[..., 0] for k in (t - 1, t))
+        ab0, ab1 = (color.rgb_to_lab(output[k] / 255.0, np)[..., 1:] for k in (t - 1, t))
+        still = np.abs(L1 - L0) < 1
+        total += float(np.linalg.norm(ab1 - ab0, axis=-1)[still].sum())
+        count += int(still.sum())
+    return total / count
+
+
+def leftovers(folder):
+    return [p for p in folder.rglob(".kcolor-*")]
+
+
+@pytest.fixture(scope="module")
+def colorizer(lively_model):
+    return colorize.Colorizer(lively_model, size=SIZE)
+
+
+def test_moving_square_keeps_count_rate_size_and_flickers_less(colorizer, tmp_path):
+    frames = [_scene(t) for t in range(14)]
+    src = write_clip(tmp_path / "square.mp4", frames)
+    outs = {}
+    for method in ("none", "filter"):
+        dst = tmp_path / method / "square.mp4"
+        assert video.colorize_video(str(src), str(dst), colorizer, 4, method) == 14
+        outs[method], rate, size = read_clip(dst)
+        assert (len(outs[method]), rate, size) == (14, RATE, (64, 48))
+    source = read_clip(src)[0]
+    per_frame, smoothed = still_flicker(source, outs["none"]), still_flicker(source, outs["filter"])
+    assert per_frame > 0.3, per_frame  # the frame-by-frame colour does move on still pixels
+    assert smoothed < 0.6 * per_frame, (smoothed, per_frame)
+    # Colour is not bought with gray: the smoothed clip is about as colourful.
+    spread = lambda fs: np.mean([f.max(-1).astype(int) - f.min(-1) for f in fs])  # noqa: E731
+    assert spread(outs["filter"]) > 0.8 * spread(outs["none"])
+
+
+def test_smoother_settles_on_still_pixels_and_restarts_at_a_cut():
+    rng = np.random.default_rng(0)
+    L = np.full((16, 16), 50.0, np.float32)
+    s = temporal.Smoother()
+    outs = [s(L, 20 + rng.normal(0, 4, (16, 16, 2))) for _ in range(30)]
+    jitter = np.mean([np.abs(b - a).mean() for a, b in zip(outs[10:], outs[11:])])
+    assert jitter < 0.5 * 4 * 2 / np.sqrt(np.pi)  # under half of the predictions' mean |Δ|
+    new = rng.normal(0, 30, (16, 16, 2)).astype(np.float32)
+    assert np.array_equal(s(L + 40, new), new) and s.cuts == 1  # a cut: nothing carried over
+    moved = L + 40
+    moved[:4] += 20  # these pixels change: their prediction takes over
+    pred = new + 10
+    out = s(moved, pred)
+    assert np.abs(out[:3] - pred[:3]).max() < 0.01 and np.abs(out[8:] - pred[8:]).min() > 1
+
+
+def test_cut_is_not_carried_over(colorizer, tmp_path, monkeypatch):
+    frames = [_scene(t, cut_at=6) for t in range(10)]
+    src = write_clip(tmp_path / "cut.mkv", frames)
+    seen = []  # (prediction, output) of each frame at the working size
+
+    class Recording(temporal.Smoother):
+        def __call__(self, L, ab):
+            out = super().__call__(L, ab)
+            seen.append((np.array(ab), np.array(out)))
+            return out
+
+    monkeypatch.setattr(video.temporal, "Smoother", Recording)
+    out = {}
+    for method in ("none", "filter"):
+        seen.clear()
+        video.colorize_video(str(src), str(tmp_path / f"{method}.mkv"), colorizer, 4, method)
+        out[method] = np.asarray(read_clip(tmp_path / f"{method}.mkv")[0], np.float32)
+    assert len(seen) == 10
+    pred, smoothed = zip(*seen)
+    assert np.array_equal(smoothed[6], pred[6])  # the frame after the cut: its own prediction
+    assert np.array_equal(smoothed[0], pred[0])
+    assert all(np.abs(smoothed[t] - pred[t]).mean() > 0.5 for t in (2, 3, 4, 5, 8, 9))
+    # The same in the written clips, up to the encoder's noise.
+    diff = np.abs(out["filter"] - out["none"]).mean(axis=(1, 2, 3))
+    assert diff[6] < 0.5 * min(diff[2:6]), diff
+
+
+def test_audio_is_copied(colorizer, tmp_path):
+    src = write_clip(tmp_path / "talk.mp4", [_scene(t) for t in range(12)], audio=True)
+    dst = tmp_path / "out" / "talk.mp4"
+    video.colorize_video(str(src), str(dst), colorizer, 4)
+    assert audio_packets(dst) == audio_packets(src)
+    assert audio_packets(src)[0] == "aac" and audio_packets(src)[1] > 5
+    assert len(read_clip(dst)[0]) == 12
+
+
+@pytest.mark.parametrize("ext", [".mp4", ".mkv"])
+def test_truncated_clip(colorizer, tmp_path, capsys, ext):
+    src = write_clip(tmp_path / f"cut{ext}", [_scene(t) for t in range(16)])
+    data = src.read_bytes()
+    src.write_bytes(data[:len(data) * 6 // 10])
+    out = tmp_path / "out"
+    done, failed = _run(colorizer, [str(src)], out)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert not leftovers(tmp_path)
+    if failed:  # one line naming the file and why; nothing written
+        assert (done, failed) == (0, 1) and len(err) == 1 and err[0].startswith(f"{src}: ")
+        assert not (out / src.name).exists()
+    else:  # the readable frames written
+        frames = read_clip(out / src.name)[0]
+        assert 0 < len(frames) < 16
+
+
+def _run(colorizer, paths, out, **kw):
+    """colorize_files.run with the module's Colorizer (no model reload)."""
+    orig = colorize.Colorizer
+    colorize.Colorizer = lambda *a, **k: colorizer
+    try:
+        return colorize_files.run(paths, str(out), progress=False, **kw)
+    finally:
+        colorize.Colorizer = orig
+
+
+def test_garbage_and_audio_only_are_reported_and_the_batch_goes_on(colorizer, tmp_path, capsys):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    write_clip(folder / "a_song.mp4", [_scene(0)] * 10, audio=True, video_stream=False)
+    (folder / "b_garbage.mkv").write_bytes(b"not a video at all" * 50)
+    write_clip(folder / "c_good.mkv", [_scene(t) for t in range(5)])
+    out = tmp_path / "out"
+    assert _run(colorizer, [str(folder)], out) == (1, 2)
+    err = capsys.readouterr().err
+    assert f"{folder / 'a_song.mp4'}: no video stream" in err
+    assert f"{folder / 'b_garbage.mkv'}: " in err
+    assert len(read_clip(out / "c_good.mkv")[0]) == 5
+    assert not leftovers(tmp_path)
+
+
+def test_rerun_skips_and_overwrite_redoes(colorizer, tmp_path):
+    src = write_clip(tmp_path / "clip.mov", [_scene(t) for t in range(6)])
+    out = tmp_path / "out"
+    assert _run(colorizer, [str(src)], out) == (1, 0)
+    dst = out / "clip.mov"
+    os.utime(dst, (1, 1))
+    assert _run(colorizer, [str(src)], out) == (0, 0) and os.stat(dst).st_mtime == 1
+    assert _run(colorizer, [str(src)], out, overwrite=True) == (1, 0)
+    assert os.stat(dst).st_mtime > 1 and len(read_clip(dst)[0]) == 6
+
+
+def test_killed_run_leaves_no_partial_file(colorizer, tmp_path):
+    src = write_clip(tmp_path / "clip.mkv", [_scene(t) for t in range(12)])
+    dst = tmp_path / "out" / "clip.mkv"
+
+    def kill(done):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        video.colorize_video(str(src), str(dst), colorizer, 4, progress=kill)
+    assert not dst.exists() and not leftovers(tmp_path)
+
+
+def test_cli_exit_status_and_webm(lively_model, tmp_path):
+    """``kcolor colorize`` on an audio-only file and a .webm clip: status 1, clip written."""
+    write_clip(tmp_path / "song.mp4", [_scene(0)] * 6, audio=True, video_stream=False)
+    frames = [_scene(t) for t in range(6)]
+    with av.open(str(tmp_path / "clip.webm"), "w") as o:
+        v = o.add_stream("libvpx-vp9", rate=RATE, options={"deadline": "realtime"})
+        v.height, v.width, v.pix_fmt = 48, 64, "yuv420p"
+        for f in frames + [None]:
+            for p in v.encode(f if f is None else av.VideoFrame.from_ndarray(f, format="rgb24")):
+                o.mux(p)
+    proc = subprocess.run(
+        [sys.executable, "-m", "kcolor", "colorize", f"--model={lively_model}", f"--size={SIZE}",
+         f"--output_dir={tmp_path / 'out'}", str(tmp_path / "song.mp4"),
+         str(tmp_path / "clip.webm")],
+        capture_output=True, text=True, timeout=300,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert f"{tmp_path / 'song.mp4'}: no video stream" in proc.stderr
+    assert "1 colorized, 1 failed" in proc.stdout
+    frames_out, rate, size = read_clip(tmp_path / "out" / "clip.webm")
+    assert (len(frames_out), rate, size) == (6, RATE, (64, 48))
