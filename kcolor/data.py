@@ -1,8 +1,10 @@
 """``tf.data`` pipelines from a folder of colour photos to (L, Lab target).
 
 Training examples: decode (Pillow, in parallel; a file that fails is skipped
-with a warning naming it), resize so the short side covers the crop, random
-crop and horizontal flip, sRGB → Lab (``kcolor.color`` run on tf ops), then
+with a warning naming it), resize so the short side covers the crop (and,
+with ``max_scale`` > 1, by a further random factor in [1, max_scale]: objects
+seen larger than the photo holds them, as a model working at a larger size
+than the photo's sees them), random crop and horizontal flip, sRGB → Lab (``kcolor.color`` run on tf ops), then
 
 * input ``L`` [crop, crop, 1] (0-100),
 * target Lab [crop/s, crop/s, 3]: the image's Lab average-pooled to the
@@ -75,10 +77,10 @@ def _is_valid(img):
     return tf.reduce_all(tf.shape(img)[:2] > 0)
 
 
-def _cover(img, size):
-    """Resizes so that both sides are >= size (keeps aspect)."""
+def _cover(img, size, extra_scale=1.0):
+    """Resizes so that both sides are >= size (keeps aspect), then by ``extra_scale``."""
     hw = tf.cast(tf.shape(img)[:2], tf.float32)
-    scale = tf.maximum(1.0, tf.reduce_max(size / hw))
+    scale = tf.maximum(1.0, tf.reduce_max(size / hw)) * extra_scale
     new = tf.cast(tf.math.ceil(hw * scale), tf.int32)
     return tf.image.resize(tf.cast(img, tf.float32) / 255.0, new, antialias=True)
 
@@ -87,8 +89,9 @@ def _lab(rgb):
     return color.rgb_to_lab(rgb, tnp)
 
 
-def _train_example(img, crop, target_stride=models.OUTPUT_STRIDE):
-    rgb = tf.image.random_crop(_cover(img, crop), [crop, crop, 3])
+def _train_example(img, crop, target_stride=models.OUTPUT_STRIDE, max_scale=1.0):
+    extra = 1.0 if max_scale <= 1.0 else tf.random.uniform([], 1.0, max_scale)
+    rgb = tf.image.random_crop(_cover(img, crop, extra), [crop, crop, 3])
     rgb = tf.image.random_flip_left_right(rgb)
     lab = _lab(tf.clip_by_value(rgb, 0.0, 1.0))
     s = target_stride
@@ -198,7 +201,7 @@ def _shard_images(files, shuffle, repeat, seed, num_workers, worker_index, shuff
 
 def training_dataset(source, batch_size=16, crop_size=128, shuffle=True, repeat=True, seed=None,
                      num_workers=1, worker_index=0, input_context=None, shuffle_buffer=2048,
-                     cycle_length=8, target_stride=models.OUTPUT_STRIDE):
+                     cycle_length=8, target_stride=models.OUTPUT_STRIDE, max_scale=1.0):
     """Batched (L, Lab target) for ``model.fit``; see the module docstring.
 
     ``source`` is a photo folder or shards; ``batch_size`` is this worker's
@@ -206,9 +209,13 @@ def training_dataset(source, batch_size=16, crop_size=128, shuffle=True, repeat=
     the global batch: they split it). With shards and ``seed=None`` the
     interleave is non-deterministic (faster); a seed makes it reproducible.
     ``target_stride`` is the model's output stride (4 for the Zhang-style
-    net and the default U-Net; ``kcolor.models.output_stride``).
+    net and the default U-Net; ``kcolor.models.output_stride``). ``max_scale``
+    > 1: each photo is enlarged by a random factor in [1, max_scale] before
+    the crop (scale augmentation).
     """
     _check_size(crop_size)
+    if max_scale < 1.0:
+        raise ValueError(f"max_scale must be >= 1, got {max_scale}")
     num_workers, worker_index = _worker_part(num_workers, worker_index, input_context)
     kind, files = resolve(source)
     if kind == "shards":
@@ -225,7 +232,7 @@ def training_dataset(source, batch_size=16, crop_size=128, shuffle=True, repeat=
             ds = ds.repeat()
         ds = ds.map(_decode, num_parallel_calls=AUTOTUNE)
     ds = ds.filter(_is_valid)
-    ds = ds.map(lambda im: _train_example(im, crop_size, target_stride),
+    ds = ds.map(lambda im: _train_example(im, crop_size, target_stride, max_scale),
                 num_parallel_calls=AUTOTUNE)
     return ds.batch(batch_size, drop_remainder=True).prefetch(AUTOTUNE)
 

@@ -68,6 +68,7 @@ class TrainConfig:
     steps_per_epoch: int = 500
     batch_size: int = 16
     crop_size: int = 128
+    max_scale: float = 1.0  # scale augmentation: photos enlarged by U(1, max_scale) before the crop
     width: float = 0.25
     learning_rate: float = 3e-4
     val_size: int = 128
@@ -280,7 +281,7 @@ def train(recipe, config):
         train_ds = data.training_dataset(
             config.data_dir, config.batch_size // workers, config.crop_size, seed=config.seed,
             num_workers=workers, worker_index=worker,
-            target_stride=models.output_stride(model),
+            target_stride=models.output_stride(model), max_scale=config.max_scale,
         )
         val_ds = data.validation_dataset(
             config.val_dir or config.data_dir, config.val_size, limit=config.val_limit
@@ -330,6 +331,8 @@ def define_flags(recipe):
     flags.DEFINE_integer("steps_per_epoch", d.steps_per_epoch, "Batches per epoch.")
     flags.DEFINE_integer("batch_size", d.batch_size, "Global batch size.")
     flags.DEFINE_integer("crop_size", d.crop_size, "Training crop side (multiple of 8).")
+    flags.DEFINE_float("max_scale", d.max_scale, "Scale augmentation: enlarge each photo by a "
+                       "random factor in [1, max_scale] before the crop (1: none).")
     flags.DEFINE_float("width", d.width, "Channel multiplier (0.25 ≈ 2 M parameters).")
     flags.DEFINE_float("learning_rate", d.learning_rate, "Initial Adam learning rate.")
     flags.DEFINE_integer("val_size", d.val_size, "Side of the validation centre crops.")

@@ -108,3 +108,33 @@ def test_read_rgb(photo_dir):
     assert img.shape == (48, 40, 3) and img.dtype == np.uint8
     with pytest.raises(imageio.ImageReadError, match="broken.jpg"):
         imageio.read_rgb(str(photo_dir / "broken.jpg"))
+
+
+def test_scale_augmentation_enlarges_before_the_crop(tmp_path):
+    """A 32-px photo, left half red and right half blue, cropped at 32: without
+    scale augmentation every crop is the whole photo (both colours, half each);
+    with max_scale=4 the photo is enlarged first, so crops hold unequal parts
+    and some only one colour."""
+    folder = tmp_path / "halves"
+    folder.mkdir()
+    img = np.zeros((32, 32, 3), np.uint8)
+    img[:, :16] = (220, 30, 30)
+    img[:, 16:] = (30, 30, 220)
+    Image.fromarray(img).save(folder / "halves.png")
+
+    def red_fractions(max_scale):
+        ds = data.training_dataset(str(folder), 1, 32, seed=1, target_stride=4,
+                                   max_scale=max_scale)
+        out = []
+        for L, target in ds.take(24):
+            b = target.numpy()[0, ..., 2]  # Lab b > 0: this red, b < 0: this blue
+            out.append(float((b > 0).mean()))
+        return np.array(out)
+
+    plain = red_fractions(1.0)
+    np.testing.assert_allclose(plain, 0.5, atol=1 / 8 + 1e-6)  # whole photo (one blurred column)
+    scaled = red_fractions(4.0)
+    assert scaled.std() > 0.2  # crops of an enlarged photo: unequal parts
+    assert ((scaled == 0) | (scaled == 1)).any()  # and some of a single colour
+    with pytest.raises(ValueError, match="max_scale must be >= 1"):
+        data.training_dataset(str(folder), 1, 32, max_scale=0.5)
