@@ -196,6 +196,10 @@ def _define_preset_flags():
                        "the outputs reach this fraction of the truth's colourfulness on "
                        "--calibration_dir (kcolor.saturation; use training photos, not val).")
     flags.DEFINE_string("calibration_dir", None, "Photos to choose the saturation on.")
+    flags.DEFINE_integer("working_size", None, "The preset's working size (default: the run's "
+                         "crop size).")
+    flags.DEFINE_integer("min_working_size", None, "Work at a smaller photo's own short side, "
+                         "down to this (default: always at --working_size).")
     flags.DEFINE_integer("calibration_limit", 500, "Use N photos, spread evenly over the folder.")
 
 
@@ -207,7 +211,9 @@ def _preset(argv):
     cfg = presets.from_run(FLAGS.run_dir, FLAGS.name, FLAGS.checkpoint, FLAGS.temperature,
                            FLAGS.target_colourfulness, FLAGS.calibration_dir,
                            FLAGS.calibration_limit, FLAGS.mean_saturation,
-                           saturation=FLAGS.saturation)
+                           size=FLAGS.working_size, saturation=FLAGS.saturation,
+                           **({"min_size": FLAGS.min_working_size}
+                              if FLAGS.min_working_size else {}))
     print(f"preset {FLAGS.name!r} written to {presets.PRESET_DIR}: {cfg}")
 
 

@@ -4,6 +4,13 @@ The network sees L at a working size (squashed to ``size`` x ``size``, the
 scale it was trained at); its ab is decoded (annealed mean), upsampled
 bilinearly to the photo's own size and joined with the photo's original L,
 so the output keeps every detail of the input's lightness.
+
+A preset with ``min_size`` works at the photo's own resolution between
+``min_size`` and ``size``: a photo whose short side is below ``size`` is
+not enlarged past the detail it holds (its short side, down to a multiple of
+the network's input multiple, and at least ``min_size``). The default
+``lite`` works at 256 px, and at 128 px on a 128-px photo (enlarged 2x, the
+blur made it paint colour where it has none).
 """
 
 import os
@@ -23,7 +30,8 @@ class Colorizer:
         ``.tflite`` file from ``kcolor export`` (run by ``kcolor.lite``
         without TensorFlow; its size and temperature are fixed in the file),
         or a SavedModel directory from ``kcolor export``.
-      size: working size (default: the preset's training size, else 128).
+      size: working size (default: the preset's, else 128); given, it is
+        fixed, also for photos smaller than it (see ``working_size``).
       temperature: annealed-mean temperature for classification models.
       saturation: colour gain (default: the preset's, else 1 = as predicted).
         For a Keras model it is ``kcolor.decode.saturate``'s: with a preset
@@ -39,6 +47,7 @@ class Colorizer:
 
     def __init__(self, model=None, size=None, temperature=None, saturation=None):
         self.saturation = 1.0 if saturation is None else float(saturation)
+        self.min_size = None  # None: every photo at self.size (see working_size)
         self.lite = None
         self.serving = None
         self.serving_boxes = None
@@ -56,6 +65,8 @@ class Colorizer:
         multiple = models.input_multiple(model)
         if self.size % multiple:
             raise ValueError(f"--size {self.size} must be divisible by {multiple}")
+        if not size and cfg.get("min_size"):
+            self.min_size, self._multiple = int(cfg["min_size"]), multiple
         decoding = decode.Decoding.from_config(cfg, temperature, saturation)
         self.saturation = decoding.saturation
         from kcolor.instance import model as instance_model
@@ -135,12 +146,29 @@ class Colorizer:
             return ab.numpy() * self.saturation
         return np.asarray(self.inference.predict_on_batch(np.asarray(L_batch, np.float32)))
 
+    def working_size(self, h, w):
+        """The side a photo of h x w is squashed to for the network: ``size``,
+        or with a preset's ``min_size`` the photo's short side (down to the
+        network's input multiple) between ``min_size`` and ``size``."""
+        if not self.min_size:
+            return self.size
+        side = min(h, w) // self._multiple * self._multiple
+        return int(min(self.size, max(self.min_size, side)))
+
     def _ab_at_sizes(self, Ls, boxes=None):
         """Yields, for each L [H, W, 1] of ``Ls`` (any sizes), ab [H, W, 2]:
-        L squashed to the working size, colorized in one batch, and the ab
-        resized back to that L's size."""
-        small = np.stack([_resize(L, self.size, self.size) for L in Ls])
-        for i, ab in enumerate(self.predict_ab(small, boxes)):
+        L squashed to its working size, colorized in one batch per working
+        size, and the ab resized back to that L's size."""
+        sizes = [self.working_size(L.shape[0], L.shape[1]) for L in Ls]
+        abs_ = [None] * len(Ls)
+        for s in sorted(set(sizes)):
+            idx = [i for i, z in enumerate(sizes) if z == s]
+            small = np.stack([_resize(Ls[i], s, s) for i in idx])
+            part = None if boxes is None else [boxes[i] for i in idx]
+            for i, ab in zip(idx, self.predict_ab(small, part)):
+                abs_[i] = ab
+        for i, ab in enumerate(abs_):
+            abs_[i] = None
             yield _resize(ab, Ls[i].shape[0], Ls[i].shape[1])
 
     def predict_ab_at_size(self, L_batch, boxes=None):

@@ -64,14 +64,16 @@ def save_preset(model, name, head, width, grid, size, temperature=0.38, arch="zh
 
 
 def from_run(run_dir, name, checkpoint="best.keras", temperature=None, target_colourfulness=None,
-             calibration_dir=None, calibration_limit=500, mean_saturation=None, **info):
+             calibration_dir=None, calibration_limit=500, mean_saturation=None, size=None,
+             **info):
     """Makes preset ``name`` from a recipe run (its checkpoint and config.json).
     With ``target_colourfulness`` the saturation is chosen on
     ``calibration_dir`` (``kcolor.saturation.choose_for_model``, at
     ``mean_saturation``) instead of taken from ``info``; ``mean_saturation``
     (``kcolor.decode.saturate``) is recorded when given, and so are the run's
     training photos (``trained_on``, its ``--data_dir``) and the checkpoint;
-    ``info`` overrides them."""
+    ``info`` overrides them. ``size``: the working size (default: the run's
+    crop size); ``info`` may add ``min_size`` (``colorize.Colorizer``)."""
     import importlib
 
     import keras
@@ -96,5 +98,7 @@ def from_run(run_dir, name, checkpoint="best.keras", temperature=None, target_co
            "trained_on": run.get("data_dir"), "checkpoint": checkpoint, **info}
     if run.get("init_from"):  # a fine-tuning run: what it started from
         cfg["init_from"] = run["init_from"]
-    return save_preset(model, name, recipe.head, run["width"], recipe.grid, run["crop_size"],
+    if run.get("max_scale", 1.0) != 1.0:
+        cfg["max_scale"] = run["max_scale"]
+    return save_preset(model, name, recipe.head, run["width"], recipe.grid, size or run["crop_size"],
                        temperature, arch=run.get("arch") or recipe.arch, **cfg)

@@ -117,3 +117,27 @@ def test_html_contact_sheet(tiny_model, tmp_path):
     for link in links:  # every link resolves, relative to the page
         assert (out / link).resolve().is_file(), link
     assert "a photo, 1931.png" in page and "kcolor: 2 photos" in page
+
+
+def test_working_size_follows_a_smaller_photo_between_min_size_and_size(tiny_model):
+    """A preset with min_size works at the photo's own short side (down to the
+    input multiple) between min_size and size; photos of each working size go
+    through the network as one batch, and each ab comes back to its photo."""
+    c = colorize.Colorizer(tiny_model, size=32)
+    assert c.working_size(100, 300) == 32  # a fixed size: no min_size
+    c.size, c.min_size, c._multiple = 128, 64, 32
+    assert [c.working_size(*hw) for hw in [(100, 300), (40, 40), (500, 600), (128, 90)]] == [
+        96, 64, 128, 64]
+    seen = []
+
+    def predict_ab(small, boxes=None):  # ab = the working size, to trace it back
+        seen.append(small.shape[1:3])
+        return np.full(small.shape[:3] + (2,), float(small.shape[1]), np.float32)
+
+    c.predict_ab = predict_ab
+    Ls = [np.full((h, w, 1), 50.0, np.float32) for h, w in [(100, 300), (500, 600), (70, 99),
+                                                            (200, 130)]]
+    out = list(c._ab_at_sizes(Ls))
+    assert sorted(seen) == [(64, 64), (96, 96), (128, 128)]  # one batch per working size
+    assert [o.shape[:2] for o in out] == [(100, 300), (500, 600), (70, 99), (200, 130)]
+    assert [float(o.mean()) for o in out] == [96.0, 128.0, 64.0, 128.0]
