@@ -30,6 +30,7 @@ _CODECS = {
                              "row-mt": "1"}),
 }
 _H264 = ("libx264", {"crf": "17", "preset": "veryfast"})
+_CODECS[".avi"] = ("libx264", {**_H264[1], "bf": "0"})  # AVI keeps no B-frame timestamps
 
 
 class VideoError(ValueError):
@@ -118,6 +119,7 @@ def _transcode(inp, vin, audio, out, ext, colorizer, smoother, batch_size, progr
     vout = None
     aouts = {a.index: out.add_stream_from_template(a) for a in audio}
     pending, early_audio, written = [], [], [0]
+    clock = _Clock(vin)
 
     def flush():
         nonlocal vout
@@ -130,7 +132,7 @@ def _transcode(inp, vin, audio, out, ext, colorizer, smoother, batch_size, progr
             early_audio.clear()
         size = (vout.width, vout.height)
         frames = [f if (f.width, f.height) == size else f.reformat(*size) for f in pending]
-        for frame in _colorize_frames(colorizer, smoother, frames):
+        for frame in _colorize_frames(colorizer, smoother, frames, clock):
             for packet in vout.encode(frame):
                 out.mux(packet)
             written[0] += 1
@@ -162,23 +164,43 @@ def _add_video_stream(out, vin, first, ext):
     s = out.add_stream(codec, rate=rate, options=dict(options))
     s.width, s.height = first.width, first.height
     s.pix_fmt = "yuv420p" if first.width % 2 == 0 and first.height % 2 == 0 else "yuv444p"
-    if first.pts is not None and vin.time_base:
-        s.codec_context.time_base = vin.time_base  # the input's timestamps, kept as they are
+    s.codec_context.time_base = _Clock(vin).time_base  # the input's timestamps, kept
     if vin.sample_aspect_ratio:
         s.codec_context.sample_aspect_ratio = vin.sample_aspect_ratio
     return s
 
 
-def _colorize_frames(colorizer, smoother, frames):
-    """Yields colorized ``av.VideoFrame``s (the input frames' timestamps) for ``frames``."""
+class _Clock:
+    """Output timestamps: each input frame's own, in the input stream's time
+    base, where they are known and increasing; else one frame after the
+    previous one (broken or missing timestamps, as in some AVI files)."""
+
+    def __init__(self, vin):
+        rate = vin.average_rate or vin.guessed_rate or Fraction(30)
+        self.time_base = vin.time_base or 1 / Fraction(rate)
+        self.step = max(1, round(1 / (Fraction(rate) * self.time_base)))
+        self.last = None
+
+    def __call__(self, frame):
+        pts = frame.pts
+        if pts is None or (self.last is not None and pts <= self.last):
+            pts = 0 if self.last is None else self.last + self.step
+        self.last = pts
+        return pts
+
+
+def _colorize_frames(colorizer, smoother, frames, clock):
+    """Yields colorized ``av.VideoFrame``s (timestamps from ``clock``) for ``frames``."""
     import av
 
-    size = colorizer.size
     Ls = [colorize._lightness(f.to_ndarray(format="rgb24")) for f in frames]
+    h, w = Ls[0].shape[:2]  # every frame of a clip has one size
+    working_size = getattr(colorizer, "working_size", None)  # a preset's own rule, if any
+    size = working_size(h, w) if working_size else colorizer.size
     small = np.stack([colorize._resize(L, size, size) for L in Ls])
     for frame, L, L_small, ab in zip(frames, Ls, small, colorizer.predict_ab(small)):
         ab = smoother(L_small, ab)
         rgb = colorize._join(L, colorize._resize(ab, L.shape[0], L.shape[1]))
         new = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-        new.pts, new.time_base = frame.pts, frame.time_base
+        new.pts, new.time_base = clock(frame), clock.time_base
         yield new

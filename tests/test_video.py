@@ -30,14 +30,14 @@ def _scene(t, h=48, w=64, cut_at=None, seed=0):
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
-def write_clip(path, frames, rate=RATE, audio=False, video_stream=True):
+def write_clip(path, frames, rate=RATE, audio=False, video_stream=True, pix_fmt="yuv420p"):
     """Writes RGB ``frames`` (H.264, near lossless) and, with ``audio``, an AAC
     sine tone as long as the clip; returns ``path``."""
     with av.open(str(path), "w") as out:
         if video_stream:
             v = out.add_stream("libx264", rate=rate, options={"crf": "1", "preset": "ultrafast"})
             v.height, v.width = frames[0].shape[:2]
-            v.pix_fmt = "yuv420p"
+            v.pix_fmt = pix_fmt
         if audio:
             a = out.add_stream("aac", rate=16000, layout="mono")
         if video_stream:
@@ -113,6 +113,15 @@ def test_moving_square_keeps_count_rate_size_and_flickers_less(colorizer, tmp_pa
     # Colour is not bought with gray: the smoothed clip is about as colourful.
     spread = lambda fs: np.mean([f.max(-1).astype(int) - f.min(-1) for f in fs])  # noqa: E731
     assert spread(outs["filter"]) > 0.8 * spread(outs["none"])
+
+
+@pytest.mark.parametrize("ext", [".avi", ".mov"])
+def test_odd_size_and_other_containers(colorizer, tmp_path, ext):
+    src = write_clip(tmp_path / f"odd{ext}", [_scene(t, h=45, w=63) for t in range(7)],
+                     pix_fmt="yuv444p")
+    assert video.colorize_video(str(src), str(tmp_path / "out" / f"odd{ext}"), colorizer) == 7
+    frames, rate, size = read_clip(tmp_path / "out" / f"odd{ext}")
+    assert (len(frames), rate, size) == (7, RATE, (63, 45))
 
 
 def test_smoother_settles_on_still_pixels_and_restarts_at_a_cut():
