@@ -112,7 +112,9 @@ def run(paths, output_dir, model=None, size=None, temperature=None, saturation=N
         if jobs else (0, 0)
     if done and progress:
         seconds = time.perf_counter() - t0
-        what = "files" if any(video.is_video(s) for s, _ in jobs) else "photos"
+        what = "photos"
+        if any(video.is_video(s) for s, _ in jobs):
+            what = "file" if done == 1 else "files"
         print(f"{done} {what} in {seconds:.1f} s ({done / seconds:.2f} {what}/s, model loading included)")
     if html:
         from kcolor import contact_sheet
