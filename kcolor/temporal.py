@@ -31,9 +31,10 @@ sigma 6 instead of 3 changed little. The near-neutral bottle-detection clip
 is the exception: its real video hardly flickers (0.06 mean |Δab| on still
 pixels, a tenth of the others'), and 16.7x frame by frame becomes 5.4x
 (0.33 |Δab|, less than the sign-language clips' real videos); strength 0.97
-gives 3.5x and 0.995 still 2.2x, and a finer encode (CRF 12) changes
-nothing: the predictions drift slowly as bottles pass, which a filter that
-must still follow real changes cannot remove.
+gives 3.5x and 0.995 still 2.2x; a finer encode (CRF 12), no box blur or
+sigma 1.5 change nothing. What is left is not yet explained; a guess, not
+checked: 8-bit rounding of a tinted output where L jitters by under 1 (the
+neutral truth, R = G = B, has none).
 
 Why this and not optical flow (``method="flow"``: the previous ab carried
 along OpenCV DIS flow first, then the same gate on the warped L's error):
