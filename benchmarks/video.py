@@ -46,6 +46,7 @@ flags.DEFINE_integer("max_frames", 60, "Frames a clip (0: all).")
 flags.DEFINE_list("methods", ["none", "filter", "flow"], "kcolor.temporal methods to run.")
 flags.DEFINE_float("strength", None, "Smoother strength (default: kcolor.temporal's).")
 flags.DEFINE_float("sigma", None, "Smoother sigma (default: kcolor.temporal's).")
+flags.DEFINE_float("hold", None, "Smoother hold in ab units (0: off; default: kcolor.temporal's).")
 flags.DEFINE_integer("batch_size", 8, "Frames a network batch.")
 flags.DEFINE_list("memory_frames", ["60", "600"], "Looped clip lengths for the peak memory "
                   "check (each in a fresh process); 0 or empty: skip.")
@@ -143,8 +144,8 @@ def scores(truth, outputs, limit):
 
 
 def _smoother_args():
-    return {k: v for k, v in (("strength", FLAGS.strength), ("sigma", FLAGS.sigma))
-            if v is not None}
+    return {k: v for k, v in (("strength", FLAGS.strength), ("sigma", FLAGS.sigma),
+                              ("hold", FLAGS.hold)) if v is not None}
 
 
 def _clips():

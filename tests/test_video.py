@@ -140,6 +140,45 @@ def test_smoother_settles_on_still_pixels_and_restarts_at_a_cut():
     assert np.abs(out[:3] - pred[:3]).max() < 0.01 and np.abs(out[8:] - pred[8:]).min() > 1
 
 
+def test_hold_keeps_still_colour_bit_identical_and_moving_colour_follows():
+    """Still pixels with slightly noisy predictions: after the filter settles
+    the output ab does not change at all (the encoder can skip them), while a
+    moving square's colour follows its prediction and a step in the predicted
+    colour of a still region is followed to within ``hold``."""
+    rng = np.random.default_rng(1)
+    h = w = 32
+    s, plain = temporal.Smoother(), temporal.Smoother(hold=0)
+    held_still, plain_still, square_err, steps, lag = [], [], [], [], []
+    prev = prev_plain = None
+    for t in range(60):
+        L = np.full((h, w), 50.0, np.float32)
+        x0 = 2 + (t % 10) * 2  # an 8x8 square moving right by 2 px a frame
+        L[12:20, x0:x0 + 8] = 80.0
+        pred = np.empty((h, w, 2), np.float32)
+        pred[...] = (10.0, 6.0) if t < 25 else (15.0, 6.0)  # at 25 the still colour steps by 5
+        pred += rng.normal(0, 0.15, pred.shape).astype(np.float32)
+        pred[12:20, x0:x0 + 8] = (40.0, -20.0)
+        out, out_plain = s(L, pred), plain(L, pred)
+        if prev is not None and 10 <= t < 25:
+            still = np.ones((h, w), bool)
+            still[9:23] = False  # rows the square (and the 3x3 gate's blur) never reach
+            held_still.append(np.abs(out - prev)[still].max())
+            plain_still.append(np.abs(out_plain - prev_plain)[still].max())
+            square_err.append(np.abs(out[12:20, x0 + 2:x0 + 6] - (40, -20)).max())
+        lag.append(np.linalg.norm(out - out_plain, axis=-1).max())
+        if t >= 55:
+            steps.append(np.abs(out[:8, :, 0] - 15.0).max())
+        prev, prev_plain = out, out_plain
+    assert max(held_still) == 0.0, held_still  # bit-identical on still pixels
+    assert min(plain_still) > 0.01, plain_still  # without the hold they do move
+    assert max(square_err) < 2.0, square_err  # the moving square is its own colour
+    assert max(lag) < s.hold, lag  # never more than ``hold`` from the plain filter
+    assert max(steps) < s.hold + 0.3, steps  # a real change is followed
+    assert s.cuts == 0
+    new = rng.normal(0, 30, (h, w, 2)).astype(np.float32)
+    assert np.array_equal(s(L + 40, new), new) and s.cuts == 1  # a cut still restarts
+
+
 def test_cut_is_not_carried_over(colorizer, tmp_path, monkeypatch):
     frames = [_scene(t, cut_at=6) for t in range(10)]
     src = write_clip(tmp_path / "cut.mkv", frames)
