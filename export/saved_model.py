@@ -88,4 +88,19 @@ def export_saved_model(model, output_dir, name="kcolor", version=1, size=256, de
     archive.write_out(path, verbose=False)
     if warmup_requests:
         warmup.write(path, name, size)
+    write_working_size(path, size)
     return path
+
+
+WORKING_SIZE_FILE = os.path.join("assets.extra", "kcolor.json")
+
+
+def write_working_size(path, size):
+    """Records the working size beside the SavedModel (``assets.extra/kcolor.json``,
+    which TF Serving ignores), so ``kcolor colorize --model=PATH`` works at it."""
+    import json
+
+    from kcolor import atomic
+
+    os.makedirs(os.path.join(path, "assets.extra"), exist_ok=True)
+    atomic.write_text(os.path.join(path, WORKING_SIZE_FILE), json.dumps({"working_size": size}))

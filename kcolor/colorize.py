@@ -91,8 +91,9 @@ class Colorizer:
 
     def _init_saved_model(self, path, size, temperature):
         """A SavedModel from ``kcolor export``: its serving_default signature.
-        Temperature and saturation were fixed at export; it records no working
-        size, so ``size`` (default 128) must match the model's training scale."""
+        Temperature and saturation were fixed at export; the working size is
+        the one the export recorded (``assets.extra/kcolor.json``), else
+        ``size``, else 128 (exports made before it was recorded)."""
         import tensorflow as tf
 
         if temperature is not None:
@@ -103,7 +104,7 @@ class Colorizer:
             self.serving_boxes = loaded.signatures["colorize_with_boxes"]
             self.max_boxes = int(self.serving_boxes.structured_input_signature[1]["boxes"].shape[1])
         self._loaded = loaded  # keeps the signatures' variables alive
-        self.size = int(size or 128)
+        self.size = int(size or _recorded_working_size(path) or 128)
 
     @property
     def instance_aware(self):
@@ -209,6 +210,18 @@ def _lightness(rgb):
         lab = color.rgb_to_lab(rgb[r:r + _STRIP].astype(np.float32) / 255.0, np)
         L[r:r + _STRIP] = lab[..., :1]
     return L
+
+
+def _recorded_working_size(saved_model_dir):
+    """The working size ``kcolor export`` recorded beside a SavedModel, or None."""
+    import json
+
+    path = os.path.join(saved_model_dir, "assets.extra", "kcolor.json")
+    try:
+        with open(path) as f:
+            return int(json.load(f)["working_size"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def load_model(model=None):

@@ -23,7 +23,7 @@ def run(folder, model=None, size=DEFAULT_SIZE, temperature=None, limit=None, sat
     ``model``: any model ``kcolor colorize`` takes (``colorize.Colorizer``): a
     preset, a ``.keras`` file, a ``.tflite`` file or a SavedModel folder from
     ``kcolor export``. ``working_size``: the size the network sees (default:
-    the model's; a SavedModel records none: 128).
+    the model's; a SavedModel: the size its export recorded, else 128).
 
     ``natural_colour``: also the natural-colour figures of
     ``kcolor.natural_colour`` (top-1, top-5 of an ImageNet classifier and the

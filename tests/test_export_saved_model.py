@@ -99,6 +99,8 @@ def test_tf_serving_layout(exported):
     assert sm == os.path.join(exported["dir"], "kcolor", "1")
     assert os.path.exists(os.path.join(sm, "saved_model.pb"))
     assert os.path.isdir(os.path.join(sm, "variables"))
+    with open(os.path.join(sm, "assets.extra", "kcolor.json")) as f:
+        assert json.load(f) == {"working_size": EXPORT_SIZE}
 
 
 def test_serving_default_rows_match_keras(served, keras_ab):
@@ -265,7 +267,10 @@ def test_colorize_with_a_saved_model_matches_keras(exported, lively_model):
     from kcolor import colorize
 
     photo = test_photo(40, 56, 3)
-    via_saved_model, = colorize.Colorizer(exported["saved_model"], size=32).colorize([photo])
+    # The export recorded its working size (EXPORT_SIZE = 32); no size needed.
+    recorded = colorize.Colorizer(exported["saved_model"])
+    assert recorded.size == EXPORT_SIZE
+    via_saved_model, = recorded.colorize([photo])
     via_keras, = colorize.Colorizer(lively_model, size=32).colorize([photo])
     assert via_saved_model.shape == photo.shape
     assert np.abs(via_saved_model.astype(int) - via_keras.astype(int)).max() <= 2
