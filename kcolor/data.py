@@ -160,11 +160,17 @@ def _check_shard(files):
                              "'image/encoded'; write shards with kcolor prepare-data)")
 
 
-def _decode_record(record):
-    encoded = tf.io.parse_single_example(record, _FEATURES)["image/encoded"]
-    img = tf.io.decode_image(encoded, channels=3, expand_animations=False)
+def _decode_named_record(record):
+    """(uint8 RGB photo, its ``image/source``, empty where absent) of a shard record."""
+    feats = tf.io.parse_single_example(record, {
+        **_FEATURES, "image/source": tf.io.FixedLenFeature([], tf.string, default_value="")})
+    img = tf.io.decode_image(feats["image/encoded"], channels=3, expand_animations=False)
     img.set_shape([None, None, 3])
-    return img
+    return img, feats["image/source"]
+
+
+def _decode_record(record):
+    return _decode_named_record(record)[0]
 
 
 def _worker_part(num_workers, worker_index, input_context):
@@ -248,14 +254,6 @@ def _spread_records(ds, limit):
     keep[[i * n // limit for i in range(limit)]] = True
     keep = tf.constant(keep)
     return ds.enumerate().filter(lambda i, _: keep[i]).map(lambda _, record: record)
-
-
-def _decode_named_record(record):
-    feats = tf.io.parse_single_example(record, {
-        **_FEATURES, "image/source": tf.io.FixedLenFeature([], tf.string, default_value="")})
-    img = tf.io.decode_image(feats["image/encoded"], channels=3, expand_animations=False)
-    img.set_shape([None, None, 3])
-    return img, feats["image/source"]
 
 
 def validation_dataset(source, size=128, batch_size=32, limit=None, squash=False,

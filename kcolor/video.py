@@ -126,7 +126,7 @@ def _transcode(inp, vin, audio, out, ext, colorizer, smoother, batch_size, progr
         if not pending:
             return
         if vout is None:
-            vout = _add_video_stream(out, vin, pending[0], ext)
+            vout = _add_video_stream(out, vin, pending[0], ext, clock.time_base)
             for packet in early_audio:
                 out.mux(packet)
             early_audio.clear()
@@ -158,13 +158,13 @@ def _transcode(inp, vin, audio, out, ext, colorizer, smoother, batch_size, progr
     return written[0]
 
 
-def _add_video_stream(out, vin, first, ext):
+def _add_video_stream(out, vin, first, ext, time_base):
     codec, options = _CODECS.get(ext, _H264)
     rate = vin.average_rate or vin.guessed_rate or Fraction(30)
     s = out.add_stream(codec, rate=rate, options=dict(options))
     s.width, s.height = first.width, first.height
     s.pix_fmt = "yuv420p" if first.width % 2 == 0 and first.height % 2 == 0 else "yuv444p"
-    s.codec_context.time_base = _Clock(vin).time_base  # the input's timestamps, kept
+    s.codec_context.time_base = time_base  # the input's timestamps, kept (_Clock)
     if vin.sample_aspect_ratio:
         s.codec_context.sample_aspect_ratio = vin.sample_aspect_ratio
     return s
@@ -195,8 +195,7 @@ def _colorize_frames(colorizer, smoother, frames, clock):
 
     Ls = [colorize._lightness(f.to_ndarray(format="rgb24")) for f in frames]
     h, w = Ls[0].shape[:2]  # every frame of a clip has one size
-    working_size = getattr(colorizer, "working_size", None)  # a preset's own rule, if any
-    size = working_size(h, w) if working_size else colorizer.size
+    size = colorizer.working_size(h, w)
     small = np.stack([colorize._resize(L, size, size) for L in Ls])
     for frame, L, L_small, ab in zip(frames, Ls, small, colorizer.predict_ab(small)):
         ab = smoother(L_small, ab)
