@@ -99,6 +99,9 @@ class Smoother:
         to 1/e of ``strength``.
       cut: mean |ΔL| over the frame above which a new shot starts (no colour
         is carried over).
+      hold: on a still pixel, keep the last output ab exactly until the
+        filtered ab moves this far (ab units) from it; 0: no hold.
+      hold_dl: the blurred |ΔL| under which a pixel counts as still for the hold.
     """
 
     def __init__(self, method="filter", strength=0.9, sigma=3.0, cut=10.0, hold=2.0,
