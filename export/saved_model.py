@@ -74,11 +74,11 @@ def export_saved_model(model, output_dir, name="kcolor", version=1, size=256, de
             from kcolor import models
 
             shape = tf.cast(tf.shape(L)[1:3], tf.float32)
-            m = models.STRIDE_MULTIPLE
+            m = models.input_multiple(model)
             padded = tf.math.ceil(shape / m) * m
             sy, sx = shape[0] / padded[0], shape[1] / padded[1]  # boxes in the padded image
             boxes = boxes * tf.stack([sx, sy, sx, sy])
-            ab = graph.ab_any_size(lambda Lp: with_boxes([Lp, boxes, valid]), L)
+            ab = graph.ab_any_size(lambda Lp: with_boxes([Lp, boxes, valid]), L, m)
             return {"ab": ab, "rgb": graph.rgb_uint8(L, ab)}
 
         archive.add_endpoint("colorize_with_boxes", serve_boxes, [

@@ -153,6 +153,9 @@ def _define_evaluate_flags():
     flags.DEFINE_string("labels", None, "CSV of ImageNet labels (file,imagenet_index,...: "
                         "imagenet_samples/labels.csv) for top-1/top-5; imagenette_<wnid>_* "
                         "photos need none, photos with no known label are left out.")
+    flags.DEFINE_enum("instances", "none", ["none", "auto"], "auto: give an instance-aware "
+                      "model (default: the lite_instances preset) the boxes kcolor colorize "
+                      "--instances=auto finds (pip install 'kcolor[instances]').")
 
 
 def _evaluate(argv):
@@ -174,7 +177,8 @@ def _evaluate(argv):
         table = evaluate.run(argv[1], FLAGS.model, FLAGS.size, FLAGS.temperature, FLAGS.limit,
                              FLAGS.saturation, html=FLAGS.html, working_size=FLAGS.working_size,
                              natural_colour=natural_colour,
-                             labels=FLAGS.labels if natural_colour else None)
+                             labels=FLAGS.labels if natural_colour else None,
+                             instances=FLAGS.instances)
     except (ValueError, FileNotFoundError, ImportError) as e:
         sys.exit(f"kcolor evaluate: {e}")
     print(table)

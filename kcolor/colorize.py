@@ -74,6 +74,10 @@ class Colorizer:
         if instance_model.is_instance_model(model):
             self.max_boxes = instance_model.max_boxes(model)
             self.inference = instance_model.build_inference_model(model, **decoding.as_dict())
+            # Photos without boxes take the full-image branch alone: the
+            # ordinary colorizer it holds (the same numbers, without the
+            # instance branch's work on empty crops).
+            self.plain = decode.build_inference_model(_full_branch(model), **decoding.as_dict())
         else:
             self.inference = decode.build_inference_model(model, **decoding.as_dict())
 
@@ -129,8 +133,18 @@ class Colorizer:
             raise ValueError("this model is not instance-aware: it takes no boxes "
                              "(train one with recipes/instance_*.py, or use --instances=none)")
         if self.instance_aware:
-            b, v = self._padded_boxes(boxes, len(L_batch))
             L = np.asarray(L_batch, np.float32)
+            has = [b is not None and len(b) > 0 for b in (boxes or [None] * len(L))]
+            if not any(has):
+                return self._predict_plain(L)
+            if not all(has):  # photos without boxes: the full-image branch alone
+                ab = np.empty(L.shape[:3] + (2,), np.float32)
+                idx = [i for i, h in enumerate(has) if h]
+                rest = [i for i, h in enumerate(has) if not h]
+                ab[idx] = self.predict_ab(L[idx], [boxes[i] for i in idx])
+                ab[rest] = self._predict_plain(L[rest])
+                return ab
+            b, v = self._padded_boxes(boxes, len(L_batch))
             if self.serving_boxes is not None:
                 import tensorflow as tf
 
@@ -146,6 +160,14 @@ class Colorizer:
             ab = self.serving(L=tf.constant(np.asarray(L_batch, np.float32)))["ab"]
             return ab.numpy() * self.saturation
         return np.asarray(self.inference.predict_on_batch(np.asarray(L_batch, np.float32)))
+
+    def _predict_plain(self, L):
+        """ab of an instance-aware model for photos without boxes."""
+        if self.serving is not None:  # serving_default: the full-image branch
+            import tensorflow as tf
+
+            return self.serving(L=tf.constant(L))["ab"].numpy() * self.saturation
+        return np.asarray(self.plain.predict_on_batch(L))
 
     def working_size(self, h, w):
         """The side a photo of h x w is squashed to for the network: ``size``,
@@ -222,6 +244,16 @@ def _recorded_working_size(saved_model_dir):
             return int(json.load(f)["working_size"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
+
+
+def _full_branch(model):
+    """The full-image branch of an instance-aware Keras model (either kind)."""
+    from kcolor.instance import lite_model
+    from kcolor.instance import model as instance_model
+
+    if lite_model.is_lite_instance_model(model):
+        return lite_model.full_branch(model)
+    return instance_model.full_branch(model)
 
 
 def load_model(model=None):

@@ -170,6 +170,10 @@ def _boxes_source(instances):
 
 def _colorize_jobs(jobs, model, size, temperature, saturation, batch_size, progress, pairs,
                    boxes_for=None, rels=None, instances=None, temporal="filter"):
+    if boxes_for is not None and model is None:  # --instances alone: the instance-aware preset
+        from kcolor import presets
+
+        model = presets.DEFAULT_INSTANCES
     colorizer = colorize.Colorizer(model, size, temperature, saturation)
     if boxes_for is not None and not colorizer.instance_aware:
         raise ValueError(f"--instances={instances} needs an instance-aware model "

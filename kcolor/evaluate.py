@@ -16,7 +16,7 @@ DEFAULT_SIZE = 256
 
 def run(folder, model=None, size=DEFAULT_SIZE, temperature=None, limit=None, saturation=None,
         html=None, examples=4, working_size=None, natural_colour=False, labels=None,
-        judge=None):
+        judge=None, instances=None):
     """Returns a Markdown table of PSNR, SSIM, AuC and colourfulness; with
     ``html`` (a path) also writes a report with the worst and best photos.
 
@@ -34,8 +34,26 @@ def run(folder, model=None, size=DEFAULT_SIZE, temperature=None, limit=None, sat
     ``natural_colour.Judge`` (default: EfficientNet-Lite2 with its ImageNet
     weights; tests pass one with a random network at a small resolution);
     after the run it holds the logits and pooled features.
+
+    ``instances="auto"``: an instance-aware model gets the boxes
+    ``kcolor colorize --instances=auto`` would find (the face detector, run
+    on the gray photo the model sees); ``model`` defaults to the
+    instance-aware preset. ``None`` or ``"none"``: no boxes. A detector (an
+    object with ``detect(rgb)``, as ``kcolor.instance.detector.Detector``)
+    may be given instead of ``"auto"``.
     """
+    auto = instances not in (None, "none")
+    if auto and model is None:
+        from kcolor import presets
+
+        model = presets.DEFAULT_INSTANCES
     c = colorize.Colorizer(model, working_size, temperature, saturation)
+    predict, counts = c.predict_ab_at_size, {"photos": 0, "with_boxes": 0}
+    if auto:
+        if not c.instance_aware:
+            raise ValueError(f"--instances={instances} needs an instance-aware model; "
+                             f"{model} takes no boxes")
+        predict = _with_detected_boxes(c, instances, counts)
     jury = None
     if natural_colour:
         from kcolor import natural_colour as natural
@@ -55,7 +73,7 @@ def run(folder, model=None, size=DEFAULT_SIZE, temperature=None, limit=None, sat
         kept.sort(key=lambda k: k[0])
         del kept[examples:-examples or None]  # keep the worst and the best
 
-    scores, gray = callbacks.evaluate_colorizer(c.predict_ab_at_size, ds,
+    scores, gray = callbacks.evaluate_colorizer(predict, ds,
                                                keep if html else None,
                                                jury.add if jury else None)
     natural_rows, note = None, ""
@@ -64,6 +82,10 @@ def run(folder, model=None, size=DEFAULT_SIZE, temperature=None, limit=None, sat
         natural_rows = {"model": figures["model"], "gray (ab = 0)": figures["gray"],
                         "ground truth": figures["truth"]}
         note = "\n\n" + natural_note(labelled, total)
+    if auto:
+        note += (f"\n\nBoxes (--instances={instances if isinstance(instances, str) else 'auto'})"
+                 f": {counts['with_boxes']} of {counts['photos']} photos had a detection; "
+                 "the others took the full-image branch alone.")
     table = format_table({"model": scores, "gray (ab = 0)": gray}, gray["true_colorfulness"],
                          natural_rows) + note
     if html:
@@ -71,6 +93,29 @@ def run(folder, model=None, size=DEFAULT_SIZE, temperature=None, limit=None, sat
 
         evaluate_report.write(html, table, kept[:examples], kept[-examples:][::-1], folder, size)
     return table
+
+
+def _with_detected_boxes(c, instances, counts):
+    """``c.predict_ab_at_size`` with the boxes a detector finds on each gray photo."""
+    from kcolor import color
+    from kcolor.instance import detector
+
+    det = detector.Detector() if isinstance(instances, str) else instances
+
+    def predict(L):
+        L = np.asarray(L, np.float32)
+        zeros = np.zeros(L.shape[:-1] + (2,), np.float32)
+        gray = _u8(np.asarray(color.lab_to_rgb(np.concatenate([L, zeros], -1), np)))
+        boxes = []
+        for g in gray:
+            b = det.detect(g)[0][:c.max_boxes]
+            h, w = g.shape[:2]
+            boxes.append(np.asarray(b, np.float32).reshape(-1, 4) / [w, h, w, h])
+        counts["photos"] += len(L)
+        counts["with_boxes"] += sum(len(b) > 0 for b in boxes)
+        return c.predict_ab_at_size(L, boxes)
+
+    return predict
 
 
 def _u8(x):

@@ -16,6 +16,7 @@ from kcolor import imageio, models
 
 PRESET_DIR = os.path.join(os.path.dirname(__file__), "assets", "presets")
 DEFAULT = "lite"
+DEFAULT_INSTANCES = "lite_instances"  # kcolor colorize --instances=auto (or a boxes file)
 
 
 def names():
@@ -38,14 +39,50 @@ def load(name=DEFAULT):
     model = models.build(cfg.get("arch", "zhang"), cfg["head"], cfg.get("width", 0.25),
                          cfg["grid"], name=name, **cfg.get("build", {}))
     with np.load(os.path.join(PRESET_DIR, f"{name}.npz")) as f:
-        model.set_weights([f[f"w{i}"].astype(np.float32) for i in range(len(f.files))])
+        weights = [f[f"w{i}"].astype(np.float32) for i in range(len(f.files))]
+    if cfg.get("full_branch_from"):  # an instance-aware preset on top of another preset
+        from kcolor.instance import lite_model
+
+        lite_model.load_branch(model, "full", load(cfg["full_branch_from"])[0])
+        own = _own_weights(model)
+        if len(own) != len(weights):
+            raise ValueError(f"preset {name}: {len(weights)} arrays for {len(own)} weights")
+        for variable, value in zip(own, weights):
+            variable.assign(value)
+    else:
+        model.set_weights(weights)
     return model, cfg
 
 
+def _own_weights(model):
+    """The weights of an instance-aware model outside its full-image branch
+    (what a preset with ``full_branch_from`` stores), in ``model.weights`` order."""
+    from kcolor.instance import lite_model
+
+    full = {id(w) for layer in lite_model.branch_layers(model, "full").values()
+            for w in layer.weights}
+    return [w for w in model.weights if id(w) not in full]
+
+
 def save_preset(model, name, head, width, grid, size, temperature=0.38, arch="zhang", **info):
-    """Writes ``<name>.json`` and ``<name>.npz`` (float16) to ``PRESET_DIR``."""
+    """Writes ``<name>.json`` and ``<name>.npz`` (float16) to ``PRESET_DIR``.
+
+    ``info["full_branch_from"]`` (an instance-aware model whose full-image
+    branch holds that preset's weights, unchanged): only the other weights
+    are stored, and ``load`` takes the full branch from that preset."""
     os.makedirs(PRESET_DIR, exist_ok=True)
-    weights = {f"w{i}": w.astype(np.float16) for i, w in enumerate(model.get_weights())}
+    arrays = model.get_weights()
+    if info.get("full_branch_from"):
+        from kcolor.instance import lite_model
+
+        base = lite_model.colorizer_layers(load(info["full_branch_from"])[0])
+        for layer_name, layer in lite_model.branch_layers(model, "full").items():
+            if not all(np.array_equal(np.asarray(a, np.float16), np.asarray(b, np.float16))
+                       for a, b in zip(layer.get_weights(), base[layer_name].get_weights())):
+                raise ValueError(f"{name}: layer {layer_name} of the full-image branch differs "
+                                 f"from preset {info['full_branch_from']!r}'s")
+        arrays = [np.asarray(w) for w in _own_weights(model)]
+    weights = {f"w{i}": w.astype(np.float16) for i, w in enumerate(arrays)}
     fd, tmp = tempfile.mkstemp(suffix=".npz", dir=PRESET_DIR)
     with os.fdopen(fd, "wb") as f:
         np.savez_compressed(f, **weights)
@@ -53,7 +90,12 @@ def save_preset(model, name, head, width, grid, size, temperature=0.38, arch="zh
     os.replace(tmp, os.path.join(PRESET_DIR, f"{name}.npz"))
     cfg = dict(arch=arch, head=head, width=width, grid=grid, size=size, temperature=temperature,
                **info)
-    if arch.startswith("unet"):  # the decoder and stem it was built with; width is unused
+    if arch.startswith("instance_unet"):  # the instance-aware U-Net (kcolor.instance.lite_model)
+        from kcolor.instance import lite_model
+
+        cfg["build"] = lite_model.build_kwargs(model)
+        cfg.pop("width")
+    elif arch.startswith("unet"):  # the decoder and stem it was built with; width is unused
         from kcolor.models import unet
 
         cfg["build"] = unet.build_kwargs(model)

@@ -147,7 +147,9 @@ def _fusion_example(img, det, det_valid, crop, max_boxes, random_prob):
     L.set_shape([crop, crop, 1])
     boxes.set_shape([max_boxes, 4])
     valid.set_shape([max_boxes])
-    return (L, boxes, valid), _target(lab)
+    target = _target(lab)
+    target.set_shape([crop // models.OUTPUT_STRIDE, crop // models.OUTPUT_STRIDE, 3])  # static:
+    return (L, boxes, valid), target  # losses that resize it (PerceptualLoss) need its shape
 
 
 def _crop_example(img, det, det_valid, size, detected_prob):

@@ -55,12 +55,22 @@ def build(arch="zhang", head="classification", width=0.25, grid="zhang", name=No
           **kwargs):
     """A colorizer by architecture name: ``"zhang"`` (``width``) or
     ``"unet_lite0"``/``"unet_lite1"``/``"unet_lite2"`` (``kwargs`` go to
-    ``unet.build_unet_colorizer``)."""
+    ``unet.build_unet_colorizer``) or ``"instance_unet_lite0"`` (the
+    instance-aware U-Net; ``kwargs`` go to
+    ``kcolor.instance.lite_model.build_lite_instance_colorizer``; regression
+    only: ``head`` and ``grid`` are ignored)."""
     if arch == "zhang":
         return build_colorizer(head, width, grid, name=name)
+    if arch.startswith("instance_unet_lite"):  # the instance-aware U-Net (``kcolor.instance``)
+        from kcolor.instance import lite_model
+
+        return lite_model.build_lite_instance_colorizer(int(arch[len("instance_unet_lite"):]),
+                                                        name=name or "lite_instance_colorizer",
+                                                        **kwargs)
     if arch.startswith("unet_lite"):
         from kcolor.models import unet
 
         return unet.build_unet_colorizer(int(arch[len("unet_lite"):]), head, grid, name=name,
                                          **kwargs)
-    raise ValueError(f"unknown architecture {arch!r}: use zhang or unet_lite0/1/2")
+    raise ValueError(f"unknown architecture {arch!r}: use zhang, unet_lite0/1/2 or "
+                     "instance_unet_lite0")
