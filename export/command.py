@@ -61,8 +61,12 @@ def export(model_spec, output_dir, formats=FORMATS, name="kcolor", version=1, si
     from kcolor.instance import model as instance_model
 
     if variants and instance_model.is_instance_model(model):
+        base = cfg.get("full_branch_from")
         raise ValueError("instance-aware models export as a SavedModel only "
-                         "(--formats=saved_model); TFLite files take no boxes")
+                         "(--formats=saved_model); TFLite files take no boxes"
+                         + (f": for a phone export --model={base}, which is this model's "
+                            "full-image branch (its output on photos without boxes)"
+                            if base else ""))
     done = {}
     if "saved_model" in formats:
         done["saved_model"] = saved_model.export_saved_model(

@@ -205,6 +205,10 @@ def _define_preset_flags():
     flags.DEFINE_integer("min_working_size", None, "Work at a smaller photo's own short side, "
                          "down to this (default: always at --working_size).")
     flags.DEFINE_integer("calibration_limit", 500, "Use N photos, spread evenly over the folder.")
+    flags.DEFINE_integer("max_boxes", None, "Instance-aware model: boxes a photo the preset "
+                         "takes (default: as trained).")
+    flags.DEFINE_string("full_branch_from", None, "Instance-aware model whose full-image branch "
+                        "is this preset's, unchanged: store only the rest (checked).")
 
 
 def _preset(argv):
@@ -216,8 +220,11 @@ def _preset(argv):
                            FLAGS.target_colourfulness, FLAGS.calibration_dir,
                            FLAGS.calibration_limit, FLAGS.mean_saturation,
                            size=FLAGS.working_size, saturation=FLAGS.saturation,
+                           max_boxes=FLAGS.max_boxes,
                            **({"min_size": FLAGS.min_working_size}
-                              if FLAGS.min_working_size else {}))
+                              if FLAGS.min_working_size else {}),
+                           **({"full_branch_from": FLAGS.full_branch_from}
+                              if FLAGS.full_branch_from else {}))
     print(f"preset {FLAGS.name!r} written to {presets.PRESET_DIR}: {cfg}")
 
 

@@ -107,7 +107,7 @@ def save_preset(model, name, head, width, grid, size, temperature=0.38, arch="zh
 
 def from_run(run_dir, name, checkpoint="best.keras", temperature=None, target_colourfulness=None,
              calibration_dir=None, calibration_limit=500, mean_saturation=None, size=None,
-             **info):
+             max_boxes=None, **info):
     """Makes preset ``name`` from a recipe run (its checkpoint and config.json).
     With ``target_colourfulness`` the saturation is chosen on
     ``calibration_dir`` (``kcolor.saturation.choose_for_model``, at
@@ -115,7 +115,9 @@ def from_run(run_dir, name, checkpoint="best.keras", temperature=None, target_co
     (``kcolor.decode.saturate``) is recorded when given, and so are the run's
     training photos (``trained_on``, its ``--data_dir``) and the checkpoint;
     ``info`` overrides them. ``size``: the working size (default: the run's
-    crop size); ``info`` may add ``min_size`` (``colorize.Colorizer``)."""
+    crop size); ``info`` may add ``min_size`` (``colorize.Colorizer``).
+    ``max_boxes``: an instance-aware model is rebuilt to take this many boxes
+    a photo (the weights do not depend on it; training may use fewer)."""
     import importlib
 
     import keras
@@ -124,6 +126,13 @@ def from_run(run_dir, name, checkpoint="best.keras", temperature=None, target_co
         run = json.load(f)
     recipe = importlib.import_module(f"recipes.{run['recipe']}").RECIPE
     model = keras.models.load_model(os.path.join(run_dir, checkpoint), compile=False)
+    if max_boxes is not None:
+        from kcolor.instance import lite_model
+
+        kw = lite_model.build_kwargs(model) | {"max_boxes": int(max_boxes)}
+        rebuilt = lite_model.build_lite_instance_colorizer(name=model.name, **kw)
+        rebuilt.set_weights(model.get_weights())
+        model = rebuilt
     temperature = recipe.temperature if temperature is None else temperature
     if target_colourfulness is not None:
         if not calibration_dir:

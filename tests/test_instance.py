@@ -406,7 +406,9 @@ def test_colorizer_takes_boxes(inst_model, inst_path):
     none = c.colorize(photos)
     boxed = c.colorize(photos, boxes=[np.array([[0.1, 0.1, 0.7, 0.9]]), None])
     assert np.abs(boxed[0].astype(int) - none[0]).max() > 2  # the box changes photo 0
-    np.testing.assert_array_equal(boxed[1], none[1])  # photo 1 had no box
+    # photo 1 had no box: the full-image branch alone, in a batch of one
+    # (a batch's size may change the last bit of a float sum, so compare alike)
+    np.testing.assert_array_equal(boxed[1], c.colorize([photos[1]])[0])
     full = colorize.Colorizer(imodel.full_branch(inst_model), size=32)
     np.testing.assert_array_equal(full.colorize(photos)[0], none[0])
     with pytest.raises(ValueError, match="not instance-aware"):
@@ -429,7 +431,9 @@ def test_colorize_files_with_a_boxes_file(inst_path, tiny_model, tmp_path):
                                           progress=False, instances=inst)
         assert (done, failed) == (2, 0)
     read = lambda *p: np.asarray(Image.open(tmp_path.joinpath(*p)))  # noqa: E731
-    np.testing.assert_array_equal(read("none", "a.png"), read("file", "a.png"))
+    # a.png has no box: the same network, in a batch of two here and of one
+    # there (which may move a float sum's last bit: at most one level)
+    assert np.abs(read("none", "a.png").astype(int) - read("file", "a.png")).max() <= 1
     assert np.abs(read("none", "sub", "b.png").astype(int) - read("file", "sub", "b.png")).max() > 2
     with pytest.raises(ValueError, match="needs an instance-aware model"):
         colorize_files.run([str(src)], str(tmp_path / "x"), tiny_model, size=32,

@@ -272,3 +272,63 @@ def test_recipe_trains_with_a_frozen_full_branch(unet, tmp_path):
     assert json.loads((tmp_path / "run" / "stage.json").read_text())["branches_from"] == base
     with pytest.raises(ValueError, match="unknown options"):
         lite_stage.make_recipe(full_model="x")
+
+
+def test_skin_mask_and_skin_error_inside_boxes():
+    from kcolor import color
+    from kcolor.instance import evaluate
+
+    skin, blue, dark = (224, 172, 140), (60, 90, 200), (30, 20, 15)
+    # skin: Cb = 128 - 37.80 - 56.98 + 70 = 103.2, Cr = 128 + 112 - 72.01 - 11.38 = 156.6
+    np.testing.assert_array_equal(evaluate.skin_mask(np.array([skin, blue, dark]) / 255.0),
+                                  [True, False, False])
+    rgb = np.zeros((1, 16, 16, 3), np.float32)
+    rgb[0, :, :8], rgb[0, :, 8:] = np.array(skin) / 255, np.array(blue) / 255
+    lab = np.asarray(color.rgb_to_lab(rgb, np), np.float32)
+    ab = lab[..., 1:] + np.array([3.0, 4.0], np.float32)  # off by 5 everywhere
+    r, _ = evaluate.score(rgb, lab, ab, [np.array([[0.0, 0.0, 1.0, 1.0]])], 16)
+    assert r["inside_boxes"]["skin_pixels"] == 16 * 8
+    assert r["inside_boxes"]["skin_dab"] == pytest.approx(5.0, abs=1e-4)
+    table = evaluate.format_table({"m": r})
+    assert "skin: 128 pixels" in table and "| 5.00 |" in table
+
+
+def test_shipped_preset_no_box_is_lite_and_tflite_export_names_it(tmp_path):
+    """The shipped lite_instances: its full-image branch is the lite preset's,
+    so a photo without boxes gets lite's colours; TFLite refuses it with the
+    preset to export instead."""
+    from export import command
+    from kcolor import colorize, presets
+
+    if "lite_instances" not in presets.names():
+        pytest.skip("no lite_instances preset")
+    cfg = presets.config("lite_instances")
+    assert cfg["full_branch_from"] == "lite" and cfg["build"]["max_boxes"] == 4
+    photo = _photo(128, 160, seed=7)
+    inst, lite = colorize.Colorizer("lite_instances"), colorize.Colorizer("lite")
+    np.testing.assert_array_equal(inst.colorize([photo])[0], lite.colorize([photo])[0])
+    with pytest.raises(ValueError, match="export --model=lite"):
+        command.export("lite_instances", str(tmp_path / "x"), formats=("tflite_float32",))
+
+
+def test_saved_model_colorize_with_boxes_matches_keras(inst, tmp_path):
+    """colorize_with_boxes, called as TF Serving's REST predict would (named
+    inputs, a batch), gives the Keras model's colours for a photo whose
+    sides are not multiples of 32 (padded inside the graph)."""
+    import tensorflow as tf
+
+    from export import saved_model
+    from kcolor import colorize, decode
+
+    path = saved_model.export_saved_model(inst, str(tmp_path / "sm"), "kcolor", 1, 64,
+                                          decode.Decoding(), warmup_requests=False)
+    sig = tf.saved_model.load(path).signatures["colorize_with_boxes"]
+    L = _L(1, 64)[:, :, :56]  # 64 x 56: padded to 64 x 64 inside
+    boxes = np.array([[[0.1, 0.2, 0.6, 0.9], [0, 0, 0, 0]]], np.float32)
+    valid = np.array([[1, 0]], np.float32)
+    out = sig(L=tf.constant(L), boxes=tf.constant(boxes), valid=tf.constant(valid))
+    assert out["ab"].shape == (1, 64, 56, 2) and out["rgb"].dtype == tf.uint8
+    c = colorize.Colorizer(inst, size=64)
+    want = c.predict_ab_at_size(np.pad(L, ((0, 0), (0, 0), (0, 8), (0, 0)), mode="edge"),
+                                [boxes[0, :1] * [56 / 64, 1, 56 / 64, 1]])[:, :, :56]
+    np.testing.assert_allclose(out["ab"].numpy(), want, atol=0.05)

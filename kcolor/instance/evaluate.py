@@ -14,7 +14,10 @@ instance-aware models get them, ordinary models ignore them. Scores:
 * ``photos with boxes``: the same over the photos with at least one box;
 * ``inside boxes``: the four metrics on each box's region of truth and
   prediction (boxes under 11 px a side at ``size``, too small for SSIM's
-  window, are left out), mean over boxes.
+  window, are left out), mean over boxes; and ``skin Δab``, the mean
+  Euclidean ab error (Lab units) over the skin pixels of those regions
+  (``skin_mask``: the true photo's pixels in Chai & Ngan's YCbCr skin
+  range), the figure that says whether faces got the colour of skin.
 
 A ``gray (ab = 0)`` row is the baseline. ``--pictures`` writes, for the
 photos with boxes, strips gray | each model | truth with the boxes drawn,
@@ -67,6 +70,18 @@ def pixel_boxes(b, size):
     return [tuple(r) for r in px if r[2] - r[0] >= MIN_BOX and r[3] - r[1] >= MIN_BOX]
 
 
+def skin_mask(rgb):
+    """Pixels of RGB (0-1, [..., 3]) whose colour is skin's by Chai & Ngan's
+    rule (1999): Cb in [77, 127] and Cr in [133, 173] (ITU-R BT.601, 0-255),
+    and luma Y over 40 (shadows carry no hue)."""
+    x = np.asarray(rgb, np.float64) * 255.0
+    r, g, b = x[..., 0], x[..., 1], x[..., 2]
+    y = 0.299 * r + 0.587 * g + 0.114 * b
+    cb = 128.0 - 0.168736 * r - 0.331264 * g + 0.5 * b
+    cr = 128.0 + 0.5 * r - 0.418688 * g - 0.081312 * b
+    return (cb >= 77) & (cb <= 127) & (cr >= 133) & (cr <= 173) & (y > 40)
+
+
 def score(rgb, lab, ab, boxes, size):
     """{"all": {...}, "with_boxes": {...}, "inside_boxes": {...}} of means,
     plus the counts; ``ab`` [N, size, size, 2] predicted."""
@@ -81,6 +96,7 @@ def score(rgb, lab, ab, boxes, size):
     per = {k: np.concatenate(v) for k, v in per.items()}
     has = np.array([len(pixel_boxes(b, size)) > 0 for b in boxes])
     inside = {k: [] for k in metrics.NAMES}
+    skin_err, skin_n = 0.0, 0
     for i, b in enumerate(boxes):
         for x0, y0, x1, y1 in pixel_boxes(b, size):
             crop = (slice(None), slice(y0, y1), slice(x0, x1))
@@ -88,11 +104,18 @@ def score(rgb, lab, ab, boxes, size):
                                     rgb_pred[i:i + 1][crop], lab_pred[i:i + 1][crop])
             for k in metrics.NAMES:
                 inside[k].append(float(m[k][0]))
+            skin = skin_mask(rgb[i, y0:y1, x0:x1])
+            d = ab[i, y0:y1, x0:x1] - lab[i, y0:y1, x0:x1, 1:]
+            skin_err += float(np.sqrt((d[skin] ** 2).sum(-1)).sum())
+            skin_n += int(skin.sum())
+    inside_means = {k: float(np.mean(v)) if v else float("nan") for k, v in inside.items()}
+    inside_means["skin_dab"] = skin_err / skin_n if skin_n else float("nan")
+    inside_means["skin_pixels"] = skin_n
     return {
         "all": {k: float(v.mean()) for k, v in per.items()},
         "with_boxes": {k: float(v[has].mean()) if has.any() else float("nan")
                        for k, v in per.items()},
-        "inside_boxes": {k: float(np.mean(v)) if v else float("nan") for k, v in inside.items()},
+        "inside_boxes": inside_means,
         "photos": int(len(rgb)), "photos_with_boxes": int(has.sum()),
         "boxes": int(len(inside["psnr"])),
     }, rgb_pred
@@ -105,12 +128,15 @@ def format_table(results):
              ("inside_boxes", f"inside their {first['boxes']} boxes")]
     out = []
     for key, title in parts:
-        out += [f"**{title}**", "", "| model | PSNR (dB) | SSIM | AuC | colourfulness |",
-                "|---|---|---|---|---|"]
+        skin = key == "inside_boxes"
+        if skin:
+            title += f" (skin: {first[key]['skin_pixels']} pixels)"
+        out += [f"**{title}**", "", "| model | PSNR (dB) | SSIM | AuC | colourfulness |"
+                + (" skin Δab |" if skin else ""), "|---|---|---|---|---|" + ("---|" if skin else "")]
         for name, r in results.items():
             m = r[key]
             out.append(f"| {name} | {m['psnr']:.2f} | {m['ssim']:.4f} | {m['auc']:.2f} | "
-                       f"{m['colorfulness']:.2f} |")
+                       f"{m['colorfulness']:.2f} |" + (f" {m['skin_dab']:.2f} |" if skin else ""))
         out.append("")
     return "\n".join(out)
 
