@@ -332,3 +332,43 @@ def test_saved_model_colorize_with_boxes_matches_keras(inst, tmp_path):
     want = c.predict_ab_at_size(np.pad(L, ((0, 0), (0, 0), (0, 8), (0, 0)), mode="edge"),
                                 [boxes[0, :1] * [56 / 64, 1, 56 / 64, 1]])[:, :, :56]
     np.testing.assert_allclose(out["ab"].numpy(), want, atol=0.05)
+
+
+JAX_SCRIPT = r"""
+import json
+import numpy as np
+import keras
+from kcolor.instance import lite_model
+from kcolor.models import unet
+base = unet.build_unet_colorizer(0, "regression")
+head = base.get_layer("ab_normalized")
+head.set_weights([np.full(w.shape, 0.01, "float32") for w in head.get_weights()])
+m = lite_model.build_lite_instance_colorizer(max_boxes=2, crop_size=64)
+lite_model.load_branch(m, "full", base)
+lite_model.load_branch(m, "instance", base)
+lite_model.set_trainable(m, full=False)
+L = np.random.default_rng(0).uniform(0, 100, (2, 64, 64, 1)).astype("float32")
+b = np.zeros((2, 2, 4), "float32"); v = np.zeros((2, 2), "float32")
+none = m.predict([L, b, v], verbose=0)
+ref = base.predict(L, verbose=0)
+b[0, 0], v[0, 0] = [0.2, 0.2, 0.8, 0.8], 1.0
+m.compile(optimizer="adam", loss="mse")
+loss = m.train_on_batch([L, b, v], np.ones((2, 16, 16, 2), "float32"))
+print(json.dumps({"backend": keras.backend.backend(), "shape": list(none.shape),
+                  "none_is_full": float(np.abs(none - ref).max()), "loss": float(loss)}))
+"""
+
+
+def test_jax_backend_forward_and_train_step():
+    import importlib.util
+
+    from conftest import last_json_line, run_python
+
+    if importlib.util.find_spec("jax") is None:
+        pytest.skip("jax is not installed")
+    proc = run_python(["-c", JAX_SCRIPT], env={"KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"},
+                      timeout=540)
+    r = last_json_line(proc.stdout)
+    assert r["backend"] == "jax" and r["shape"] == [2, 16, 16, 2]
+    assert r["none_is_full"] == 0.0
+    assert 0 < r["loss"] < 1e4

@@ -22,7 +22,8 @@ from absl import app, flags
 flags.DEFINE_string("data_dir", None, "Folder of photos (searched recursively).")
 flags.DEFINE_string("output", "boxes.json", "The boxes file to write.")
 flags.DEFINE_enum("units", "normalized", ["normalized", "pixels"], "Coordinates written.")
-flags.DEFINE_list("kinds", None, "Detector kinds (default: face; see kcolor.instance.detector).")
+flags.DEFINE_list("kinds", None, "Detector kinds (default: mtcnn; face = the Haar "
+                  "cascade; see kcolor.instance.detector).")
 flags.DEFINE_integer("limit", None, "Only N photos, spread evenly over the folder.")
 flags.DEFINE_string("shard", None, "I/N: search photos I, I+N, I+2N, ... only.")
 flags.DEFINE_list("merge", None, "Instead of detecting, merge these boxes files into --output.")
