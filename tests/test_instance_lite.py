@@ -372,3 +372,30 @@ def test_jax_backend_forward_and_train_step():
     assert r["backend"] == "jax" and r["shape"] == [2, 16, 16, 2]
     assert r["none_is_full"] == 0.0
     assert 0 < r["loss"] < 1e4
+
+
+def test_instances_without_a_model_use_the_instance_preset(tmp_path, monkeypatch):
+    from PIL import Image
+
+    from kcolor import colorize, colorize_files, presets
+
+    seen = []
+
+    class Recording(colorize.Colorizer):
+        def __init__(self, model=None, *a, **k):
+            seen.append(model)
+            super().__init__(model, *a, **k)
+
+    monkeypatch.setattr(colorize, "Colorizer", Recording)
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.fromarray(_photo(128, 128)).save(src / "a.png")
+    boxes = tmp_path / "boxes.json"
+    boxes.write_text(json.dumps({"images": {"a.png": [[10, 10, 90, 120]]}}))
+    done, failed = colorize_files.run([str(src)], str(tmp_path / "out"), None, progress=False,
+                                      instances=str(boxes))
+    assert (done, failed) == (1, 0)
+    assert seen == [presets.DEFAULT_INSTANCES] == ["lite_instances"]
+    seen.clear()
+    colorize_files.run([str(src)], str(tmp_path / "plain"), None, progress=False)
+    assert seen == [None]  # no --instances: the default model
