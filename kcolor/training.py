@@ -198,22 +198,30 @@ def arch_of(recipe, config):
     return config.arch or recipe.arch
 
 
-def build_model(recipe, config):
-    arch = arch_of(recipe, config)
+def unet_optimizer(recipe, config):
+    """Adam (0.9, 0.999) on the study's schedule, the pretrained encoder's
+    layers (``unet.ENCODER_PREFIX``) at ``recipe.encoder_lr_multiplier``."""
+    from kcolor import optimizers
+    from kcolor.models import unet
+
     total = config.epochs * config.steps_per_epoch
     lr = schedules.ConstantThenLinearDecay.scaled_to(config.learning_rate, total)
+    return optimizers.MultiplierAdam(
+        lr, beta_1=0.9, beta_2=0.999,
+        lr_multipliers={unet.ENCODER_PREFIX: recipe.encoder_lr_multiplier})
+
+
+def build_model(recipe, config):
+    arch = arch_of(recipe, config)
     if arch == "zhang":
+        total = config.epochs * config.steps_per_epoch
+        lr = schedules.ConstantThenLinearDecay.scaled_to(config.learning_rate, total)
         model = models.build_colorizer(recipe.head, config.width, recipe.grid, name=recipe.name)
         optimizer = keras.optimizers.Adam(lr, beta_1=0.9, beta_2=0.999)
     else:
-        from kcolor import optimizers
-        from kcolor.models import unet
-
         model = models.build(arch, recipe.head, grid=recipe.grid, name=recipe.name,
                              imagenet_weights=config.imagenet_weights)
-        optimizer = optimizers.MultiplierAdam(
-            lr, beta_1=0.9, beta_2=0.999,
-            lr_multipliers={unet.ENCODER_PREFIX: recipe.encoder_lr_multiplier})
+        optimizer = unet_optimizer(recipe, config)
     model.compile(optimizer=optimizer, loss=recipe.loss())
     return model
 

@@ -175,6 +175,18 @@ def last_json_line(stdout):
     raise AssertionError(f"no JSON line in output:\n{stdout[-2000:]}")
 
 
+def run_jax_script(script, timeout=540):
+    """Runs ``python -c script`` under KERAS_BACKEND=jax (on the CPU); returns
+    the last JSON line it prints. Skips the test when jax is not installed."""
+    import importlib.util
+
+    if importlib.util.find_spec("jax") is None:
+        pytest.skip("jax is not installed")
+    proc = run_python(["-c", script], env={"KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"},
+                      timeout=timeout)
+    return last_json_line(proc.stdout)
+
+
 
 def pytest_configure(config):
     # Keras' TF backend converts tensors with np.array(x, copy=False) internally.

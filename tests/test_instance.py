@@ -576,15 +576,9 @@ print(json.dumps({"shape": list(out.shape), "finite": bool(np.isfinite(out).all(
 
 
 def test_jax_backend_forward_and_train_step():
-    import importlib.util
+    from conftest import run_jax_script
 
-    from conftest import last_json_line, run_python
-
-    if importlib.util.find_spec("jax") is None:
-        pytest.skip("jax is not installed")
-    proc = run_python(["-c", JAX_SCRIPT], env={"KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"},
-                      timeout=540)
-    r = last_json_line(proc.stdout)
+    r = run_jax_script(JAX_SCRIPT)
     assert r["shape"] == [2, 8, 8, 529] and r["finite"]
     assert r["none_is_full"] == 0.0
     assert 0 < r["loss"] < 1e4

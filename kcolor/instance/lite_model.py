@@ -170,18 +170,11 @@ def load_branch(model, branch, colorizer):
         from kcolor import colorize
 
         colorizer, _ = colorize.load_model(colorizer)
-    src = colorizer_layers(colorizer)
-    dst = branch_layers(model, branch)
-    missing = sorted(set(dst) - set(src))
-    if missing:
-        raise ValueError(f"{getattr(colorizer, 'name', colorizer)}: no layers {missing} for the "
-                         f"{branch} branch (a U-Net colorizer of the same variant and decoder?)")
-    for name, layer in dst.items():
-        weights = src[name].get_weights()
-        if [w.shape for w in weights] != [tuple(w.shape) for w in layer.weights]:
-            raise ValueError(f"layer {name}: shapes {[w.shape for w in weights]} do not fit "
-                             f"{[tuple(w.shape) for w in layer.weights]} (same variant?)")
-        layer.set_weights(weights)
+    from kcolor.instance import model as zhang_instance
+
+    zhang_instance.copy_layers(colorizer_layers(colorizer), branch_layers(model, branch),
+                               f"{getattr(colorizer, 'name', colorizer)}", branch,
+                               "a U-Net colorizer of the same variant and decoder?")
 
 
 def full_branch(model):

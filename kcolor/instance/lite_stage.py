@@ -20,7 +20,7 @@ arguments of ``make_recipe``.
 import json
 import os
 
-from kcolor import optimizers, perceptual, schedules, training
+from kcolor import perceptual, training
 from kcolor.instance import lite_model
 from kcolor.instance import stages
 
@@ -44,29 +44,7 @@ def make_recipe(**options):
     if unknown:
         raise ValueError(f"unknown options {unknown}; it takes {sorted(OPTIONS)}")
     opts = {k: v[0] for k, v in OPTIONS.items()} | options
-
-    def current():
-        from absl import flags
-
-        F = flags.FLAGS
-        out = dict(opts)
-        if F.is_parsed():
-            out.update({k: F[k].value for k in OPTIONS if k in F and F[k].present})
-        return out
-
-    def define_flags():
-        from absl import flags
-
-        for k, (default, text) in OPTIONS.items():
-            d = opts[k]
-            if isinstance(default, bool):
-                flags.DEFINE_bool(k, d, text)
-            elif isinstance(default, int):
-                flags.DEFINE_integer(k, d, text)
-            elif isinstance(default, float):
-                flags.DEFINE_float(k, d, text)
-            else:
-                flags.DEFINE_string(k, d, text)
+    current, define_flags = stages.recipe_options(opts, OPTIONS)
 
     def build(recipe, config):
         o = current()
@@ -78,14 +56,7 @@ def make_recipe(**options):
         lite_model.load_branch(model, "full", o["branches_from"])
         lite_model.load_branch(model, "instance", o["branches_from"])
         lite_model.set_trainable(model, full=bool(o["train_full"]), instance=True)
-        total = config.epochs * config.steps_per_epoch
-        lr = schedules.ConstantThenLinearDecay.scaled_to(config.learning_rate, total)
-        from kcolor.models import unet
-
-        optimizer = optimizers.MultiplierAdam(
-            lr, beta_1=0.9, beta_2=0.999,
-            lr_multipliers={unet.ENCODER_PREFIX: recipe.encoder_lr_multiplier})
-        model.compile(optimizer=optimizer, loss=recipe.loss())
+        model.compile(optimizer=training.unet_optimizer(recipe, config), loss=recipe.loss())
         return model
 
     def datasets(recipe, config):

@@ -137,17 +137,22 @@ def load_branch(model, branch, colorizer):
     instance branch has no head, so the colorizer's head is skipped there."""
     if isinstance(colorizer, str):
         colorizer = keras.models.load_model(colorizer, compile=False)
-    src = colorizer_layers(colorizer)
-    dst = branch_layers(model, branch)
+    copy_layers(colorizer_layers(colorizer), branch_layers(model, branch),
+                f"{getattr(colorizer, 'name', colorizer)}", branch, "same head and width?")
+
+
+def copy_layers(src, dst, source, branch, hint):
+    """Sets each layer of ``dst`` ({name: layer}) to the weights of the
+    layer of the same name in ``src``; ValueError naming ``source``,
+    ``branch`` and ``hint`` when one is missing or its shapes differ."""
     missing = sorted(set(dst) - set(src))
     if missing:
-        raise ValueError(f"{getattr(colorizer, 'name', colorizer)}: no layers {missing} "
-                         f"for the {branch} branch (same head and width?)")
+        raise ValueError(f"{source}: no layers {missing} for the {branch} branch ({hint})")
     for name, layer in dst.items():
         weights = src[name].get_weights()
         if [w.shape for w in weights] != [tuple(w.shape) for w in layer.weights]:
             raise ValueError(f"layer {name}: shapes {[w.shape for w in weights]} do not fit "
-                             f"{[tuple(w.shape) for w in layer.weights]} (same width?)")
+                             f"{[tuple(w.shape) for w in layer.weights]} ({hint})")
         layer.set_weights(weights)
 
 

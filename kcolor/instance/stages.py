@@ -85,6 +85,39 @@ def _compile(model, recipe, config):
     return model
 
 
+def recipe_options(values, specs):
+    """(current, define_flags) of a recipe's own options. ``values``: {name:
+    value} (defaults with the caller's overrides); ``specs``: {name:
+    (default, help)}, the default's type choosing the flag's. ``current()``
+    returns ``values`` with the flags given on the command line applied;
+    ``define_flags()`` defines them (defaults from ``values``)."""
+
+    def current():
+        from absl import flags
+
+        F = flags.FLAGS
+        out = dict(values)
+        if F.is_parsed():
+            out.update({k: F[k].value for k in specs if k in F and F[k].present})
+        return out
+
+    def define_flags():
+        from absl import flags
+
+        for k, (default, text) in specs.items():
+            d = values[k]
+            if isinstance(default, bool):
+                flags.DEFINE_bool(k, d, text)
+            elif isinstance(default, int):
+                flags.DEFINE_integer(k, d, text)
+            elif isinstance(default, float):
+                flags.DEFINE_float(k, d, text)
+            else:
+                flags.DEFINE_string(k, d, text)
+
+    return current, define_flags
+
+
 def make_recipe(stage, **options):
     """The ``training.Recipe`` of ``stage`` (``STAGES``); ``options`` override
     the ``OPTIONS`` defaults (and flags override both when parsed)."""
@@ -95,29 +128,7 @@ def make_recipe(stage, **options):
     if unknown:
         raise ValueError(f"stage {stage}: unknown options {unknown}; it takes {sorted(mine)}")
     opts = {k: v[0] for k, v in mine.items()} | options
-
-    def current():
-        from absl import flags
-
-        F = flags.FLAGS
-        out = dict(opts)
-        if F.is_parsed():
-            out.update({k: F[k].value for k in mine if k in F and F[k].present})
-        return out
-
-    def define_flags():
-        from absl import flags
-
-        for k, (default, text, _) in mine.items():
-            d = opts[k]
-            if isinstance(default, bool):
-                flags.DEFINE_bool(k, d, text)
-            elif isinstance(default, int):
-                flags.DEFINE_integer(k, d, text)
-            elif isinstance(default, float):
-                flags.DEFINE_float(k, d, text)
-            else:
-                flags.DEFINE_string(k, d, text)
+    current, define_flags = recipe_options(opts, {k: (v[0], v[1]) for k, v in mine.items()})
 
     def record(config, o):
         os.makedirs(config.output_dir, exist_ok=True)
