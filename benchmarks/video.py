@@ -47,6 +47,10 @@ flags.DEFINE_list("methods", ["none", "filter", "flow"], "kcolor.temporal method
 flags.DEFINE_float("strength", None, "Smoother strength (default: kcolor.temporal's).")
 flags.DEFINE_float("sigma", None, "Smoother sigma (default: kcolor.temporal's).")
 flags.DEFINE_float("hold", None, "Smoother hold in ab units (0: off; default: kcolor.temporal's).")
+flags.DEFINE_float("hold_dl", None, "Smoother hold_dl, also the chroma hold's stillness "
+                   "threshold (default: kcolor.temporal's).")
+flags.DEFINE_float("chroma_hold", None, "kcolor.video chroma hold in code values (0: off, RGB "
+                   "frames to the encoder as before; default: kcolor.video's).")
 flags.DEFINE_integer("batch_size", 8, "Frames a network batch.")
 flags.DEFINE_list("memory_frames", ["60", "600"], "Looped clip lengths for the peak memory "
                   "check (each in a fresh process); 0 or empty: skip.")
@@ -145,7 +149,8 @@ def scores(truth, outputs, limit):
 
 def _smoother_args():
     return {k: v for k, v in (("strength", FLAGS.strength), ("sigma", FLAGS.sigma),
-                              ("hold", FLAGS.hold)) if v is not None}
+                              ("hold", FLAGS.hold), ("hold_dl", FLAGS.hold_dl),
+                              ("chroma_hold", FLAGS.chroma_hold)) if v is not None}
 
 
 def _clips():
@@ -279,7 +284,8 @@ def _smoother_cost(size, methods, frames=200):
     ab = rng.normal(0, 20, (frames, size, size, 2)).astype(np.float32)
     costs = []
     for m in methods:
-        s = temporal.Smoother(m, **_smoother_args())
+        s = temporal.Smoother(m, **{k: v for k, v in _smoother_args().items()
+                                    if k != "chroma_hold"})
         t0 = time.perf_counter()
         for i in range(frames):
             s(L + rng.normal(0, 0.5, L.shape).astype(np.float32), ab[i])

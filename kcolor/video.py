@@ -20,7 +20,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from kcolor import atomic, colorize, temporal
+from kcolor import atomic, color, colorize, temporal
 
 EXTENSIONS = (".mp4", ".mkv", ".mov", ".avi", ".webm")
 _FORMATS = {".mp4": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm", ".avi": "avi"}
@@ -65,7 +65,7 @@ def frame_count(path):
 
 
 def colorize_video(src, dst, colorizer=None, batch_size=8, method="filter", progress=None,
-                   model=None, **smoother_args):
+                   model=None, chroma_hold=0.0, **smoother_args):
     """Colorizes the clip ``src`` into ``dst`` (same container as ``dst``'s
     extension); returns the number of frames written.
 
@@ -75,6 +75,12 @@ def colorize_video(src, dst, colorizer=None, batch_size=8, method="filter", prog
       method: ``kcolor.temporal`` method: "filter" (default), "flow" or "none"
         (frame by frame, as photos).
       progress: None, or a callable given the frames done so far after each batch.
+      chroma_hold: 0 (default): frames go to the encoder as RGB, converted
+        by libswscale. Above 0, with a temporal method: frames go to the
+        encoder as YUV built here, and on still pixels (the smoother's
+        ``hold_dl``) each chroma sample keeps the previous frame's value
+        exactly until the new one is more than this many code values away
+        (``_ChromaHold``; an experiment that did not pay, see there).
       smoother_args: ``kcolor.temporal.Smoother`` settings (strength, sigma, cut).
 
     Raises:
@@ -103,7 +109,7 @@ def colorize_video(src, dst, colorizer=None, batch_size=8, method="filter", prog
             with atomic.open_atomic(dst, "wb", ext) as f:
                 with av.open(f, "w", format=_FORMATS[ext]) as out:
                     return _transcode(inp, vin, audio, out, ext, colorizer, smoother,
-                                      batch_size, progress)
+                                      batch_size, progress, chroma_hold)
         except (av.FFmpegError, _NoFrames) as e:
             raise VideoError(f"{src}: {_reason(e)}") from None
 
@@ -112,7 +118,8 @@ def _reason(e):
     return getattr(e, "strerror", None) or str(e)
 
 
-def _transcode(inp, vin, audio, out, ext, colorizer, smoother, batch_size, progress):
+def _transcode(inp, vin, audio, out, ext, colorizer, smoother, batch_size, progress,
+               chroma_hold=0.0):
     """Decode → batch → colorize → encode, muxing audio packets as they come
     (those before the first video frame wait for it: the header names every
     stream, and the video's size is known from its first frame)."""
@@ -120,19 +127,22 @@ def _transcode(inp, vin, audio, out, ext, colorizer, smoother, batch_size, progr
     aouts = {a.index: out.add_stream_from_template(a) for a in audio}
     pending, early_audio, written = [], [], [0]
     clock = _Clock(vin)
+    hold = None
 
     def flush():
-        nonlocal vout
+        nonlocal vout, hold
         if not pending:
             return
         if vout is None:
             vout = _add_video_stream(out, vin, pending[0], ext, clock.time_base)
+            if chroma_hold > 0 and smoother.method != "none":
+                hold = _ChromaHold(vout.pix_fmt, chroma_hold, smoother.hold_dl)
             for packet in early_audio:
                 out.mux(packet)
             early_audio.clear()
         size = (vout.width, vout.height)
         frames = [f if (f.width, f.height) == size else f.reformat(*size) for f in pending]
-        for frame in _colorize_frames(colorizer, smoother, frames, clock):
+        for frame in _colorize_frames(colorizer, smoother, frames, clock, hold):
             for packet in vout.encode(frame):
                 out.mux(packet)
             written[0] += 1
@@ -189,8 +199,9 @@ class _Clock:
         return pts
 
 
-def _colorize_frames(colorizer, smoother, frames, clock):
-    """Yields colorized ``av.VideoFrame``s (timestamps from ``clock``) for ``frames``."""
+def _colorize_frames(colorizer, smoother, frames, clock, hold=None):
+    """Yields colorized ``av.VideoFrame``s (timestamps from ``clock``) for
+    ``frames``: RGB, or with ``hold`` (a ``_ChromaHold``) YUV built by it."""
     import av
 
     Ls = [colorize._lightness(f.to_ndarray(format="rgb24")) for f in frames]
@@ -198,8 +209,99 @@ def _colorize_frames(colorizer, smoother, frames, clock):
     size = colorizer.working_size(h, w)
     small = np.stack([colorize._resize(L, size, size) for L in Ls])
     for frame, L, L_small, ab in zip(frames, Ls, small, colorizer.predict_ab(small)):
-        ab = smoother(L_small, ab)
-        rgb = colorize._join(L, colorize._resize(ab, L.shape[0], L.shape[1]))
-        new = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+        cuts = smoother.cuts
+        ab = colorize._resize(smoother(L_small, ab), L.shape[0], L.shape[1])
+        if hold is None:
+            new = av.VideoFrame.from_ndarray(colorize._join(L, ab), format="rgb24")
+        else:
+            new = hold(L[..., 0], _rgb(L, ab), smoother.cuts != cuts)
         new.pts, new.time_base = clock(frame), clock.time_base
         yield new
+
+
+def _rgb(L, ab):
+    """float32 RGB in [0, 1] of L [H, W, 1] and ab [H, W, 2], strip by strip."""
+    rgb = np.empty(L.shape[:2] + (3,), np.float32)
+    for r in range(0, L.shape[0], colorize._STRIP):
+        lab = np.concatenate([L[r:r + colorize._STRIP], ab[r:r + colorize._STRIP]], -1)
+        rgb[r:r + colorize._STRIP] = color.lab_to_rgb(lab, np)
+    return rgb
+
+
+# RGB in [0, 1] → Y'CbCr, BT.601 limited range ("tv"): what libswscale applies
+# to untagged RGB frames on the way to a yuv420p/yuv444p encoder, and what it
+# and players assume when decoding untagged SD video. Measured on PyAV 18.1 /
+# FFmpeg 8.1 (4,096 flat colours): rounded, this gives libswscale's Y for 99.4 %
+# of them; its U and V come out 0.17 lower on average (floor(x + 0.33) matches
+# 97.8 %), a bias its own decoding expects, so the offsets take it (without it
+# the decoded a* came out 0.17 high).
+_YUV = np.array([[65.481, 128.553, 24.966],
+                 [-37.797, -74.203, 112.0],
+                 [112.0, -93.786, -18.214]], np.float32).T
+_YUV_OFFSET = np.array([16.0, 128.0 - 0.17, 128.0 - 0.17], np.float32)
+
+
+class _ChromaHold:
+    """Builds the encoder's own frames (yuv420p, or yuv444p for odd sizes)
+    from RGB, holding chroma still where the picture holds still.
+
+    Y follows the frame (BT.601 of the RGB, like libswscale's). Each chroma
+    sample (the mean of its 2x2 block for 4:2:0) keeps the previous frame's
+    integer value exactly where its block's lightness holds still (3x3
+    box-blurred |ΔL| under ``still_dl`` on every pixel of the block, the
+    smoother's hold rule, on the input's L at full size) and the new value
+    is within ``tol`` code values of it; elsewhere, on the first frame and
+    after a cut, the new value rounded. Why: with the ab held still, the
+    lightness noise of a real clip still moves the rounded U and V by a code
+    value here and there, and the encoder spends bits on that chroma
+    residual, which decodes as flicker; bit-identical chroma planes in still
+    areas cost it nothing. Only the previous frame's L and chroma are kept.
+
+    Measured, it does not pay, so it is off by default: on bottle-detection
+    (first 60 frames, ``benchmarks/video.py --chroma_hold=1``) the still-pixel
+    flicker goes from 4.98x the real video's to 4.92x. The premise is wrong
+    there: the frames fed to the encoder flicker as much with it as without
+    (2.18x against 2.23x the truth, decoded by libswscale without an
+    encoder), because 97 % of their still-pixel |Δab| comes from changes of
+    more than 1 ab unit (the smoother's own output moving: its hold
+    releasing as the filtered colour drifts), not from rounding jitter. With
+    the chroma planes fully frozen (every sample held all clip long) x264
+    still makes the file 2.18x (1.09x with ``aq-mode=0``): the encoder turns
+    any change into more. Holding until 8 code values away gives 2.03x,
+    holding without bound 2.48x (1.42x with ``aq-mode=0``, which halves the
+    file at CRF 17), but an unbounded hold would keep a slow fade from black
+    gray. The conversion itself is right: decoded before encoding, its
+    colours are 0.04 (bottle-detection) and 0.16 (asl bird, chroma filter
+    differences at edges) mean |Δab| from the RGB path's, and closer to the
+    intended Lab than it. It costs about 13 ms a frame more at 640x480.
+    """
+
+    def __init__(self, pix_fmt, tol=1.0, still_dl=1.0):
+        self.sub = 2 if pix_fmt == "yuv420p" else 1
+        self.tol, self.still_dl = tol, still_dl
+        self._L = self._uv = None
+
+    def __call__(self, L, rgb, cut=False):
+        """An ``av.VideoFrame`` of L [H, W] (0-100, the input's lightness) and
+        float RGB [H, W, 3] in [0, 1]."""
+        import av
+
+        h, w = L.shape
+        y = np.rint(rgb @ _YUV[:, 0] + _YUV_OFFSET[0]).astype(np.uint8)
+        s = self.sub
+        if s == 2:
+            rgb = rgb.reshape(h // 2, 2, w // 2, 2, 3).mean((1, 3))
+        uv = rgb @ _YUV[:, 1:] + _YUV_OFFSET[1:]
+        new = np.clip(np.rint(uv), 0, 255).astype(np.uint8)
+        if self._uv is not None and not cut and self._L.shape == L.shape:
+            d = temporal._box3(np.abs(L - self._L))
+            if s == 2:
+                d = d.reshape(h // 2, 2, w // 2, 2).max((1, 3))
+            keep = (d < self.still_dl) & np.all(np.abs(uv - self._uv) <= self.tol, -1)
+            new = np.where(keep[..., None], self._uv, new)
+        self._L, self._uv = L, new
+        if s == 2:
+            planes = [y.reshape(-1), new[..., 0].reshape(-1), new[..., 1].reshape(-1)]
+            return av.VideoFrame.from_ndarray(np.concatenate(planes).reshape(-1, w), "yuv420p")
+        return av.VideoFrame.from_ndarray(np.stack([y, new[..., 0], new[..., 1]], -1),
+                                          "yuv444p", channel_last=True)

@@ -301,3 +301,49 @@ def test_cli_exit_status_and_webm(lively_model, tmp_path):
     assert "1 colorized, 1 failed" in proc.stdout
     frames_out, rate, size = read_clip(tmp_path / "out" / "clip.webm")
     assert (len(frames_out), rate, size) == (6, RATE, (64, 48))
+
+
+def test_chroma_hold_builds_swscale_colours_and_holds_still_chroma(colorizer, tmp_path):
+    """``_ChromaHold`` (opt-in, ``chroma_hold``): its YUV decodes to the colours
+    libswscale's conversion of the same RGB gives; on a still scene with luma
+    noise its chroma planes do not change at all, while under a moving
+    square they follow; and a clip goes through with it."""
+    rng = np.random.default_rng(2)
+    h, w = 48, 64
+    hold = video._ChromaHold("yuv420p", tol=1.0, still_dl=1.0)
+    plain = video._ChromaHold("yuv420p", tol=1e-9, still_dl=1.0)
+    prev, jitter = None, []
+    for t in range(8):
+        # A still tinted wall whose lightness has sensor noise, its ab fixed: U and
+        # V move a little with L, and rounded they jitter (``plain``, nothing held).
+        lab = np.empty((h, w, 3), np.float32)
+        lab[..., 0] = 60 + rng.normal(0, 0.3, (h, w))
+        lab[..., 1:] = (10.0, 25.0)
+        rgb = color.lab_to_rgb(lab, np)
+        x0 = 4 + 6 * t
+        rgb[16:32, x0:x0 + 12] = (0.9, 0.15, 0.15)
+        L = color.rgb_to_lab(rgb, np)[..., 0]
+        frame, unheld = hold(L, rgb), plain(L, rgb).to_ndarray()[h:]
+        planes = frame.to_ndarray()
+        u, v = (planes[h:].reshape(2, h // 2, w // 2)[i] for i in range(2))
+        if t == 0:  # decoded colours: as libswscale's own conversion of the rounded RGB
+            ours = color.rgb_to_lab(frame.to_ndarray(format="rgb24") / 255.0, np)
+            u8 = np.round(rgb * 255).astype(np.uint8)
+            sws = av.VideoFrame.from_ndarray(u8, format="rgb24").reformat(format="yuv420p")
+            theirs = color.rgb_to_lab(sws.to_ndarray(format="rgb24") / 255.0, np)
+            flat = np.ones((h, w), bool)
+            flat[14:34, :] = False  # away from the square's edges (chroma filters differ there)
+            assert np.linalg.norm(ours[..., 1:] - theirs[..., 1:], axis=-1)[flat].mean() < 0.3
+        else:
+            still = np.ones((h // 2, w // 2), bool)
+            still[6:18] = False  # rows the square (and the 3x3 blur) reach
+            assert np.array_equal(u[still], prev[0][still]) and np.array_equal(v[still], prev[1][still])
+            square = (slice(9, 15), slice((x0 + 2) // 2, (x0 + 10) // 2))
+            assert v[square].min() > 170 and u[square].max() < 120  # red, where it is now
+            jitter.append(np.mean(unheld != prev_unheld))
+        prev, prev_unheld = (u, v), unheld
+    assert min(jitter) > 0.05, jitter  # without the hold the chroma does move
+    src = write_clip(tmp_path / "still.mp4", [_scene(t) for t in range(6)])
+    dst = tmp_path / "out" / "still.mp4"
+    assert video.colorize_video(str(src), str(dst), colorizer, 4, chroma_hold=1.0) == 6
+    assert len(read_clip(dst)[0]) == 6
