@@ -360,15 +360,9 @@ print(json.dumps({"backend": keras.backend.backend(), "shape": list(none.shape),
 
 
 def test_jax_backend_forward_and_train_step():
-    import importlib.util
+    from conftest import run_jax_script
 
-    from conftest import last_json_line, run_python
-
-    if importlib.util.find_spec("jax") is None:
-        pytest.skip("jax is not installed")
-    proc = run_python(["-c", JAX_SCRIPT], env={"KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"},
-                      timeout=540)
-    r = last_json_line(proc.stdout)
+    r = run_jax_script(JAX_SCRIPT)
     assert r["backend"] == "jax" and r["shape"] == [2, 16, 16, 2]
     assert r["none_is_full"] == 0.0
     assert 0 < r["loss"] < 1e4
