@@ -19,9 +19,14 @@
 #   4. the preset, taking up to 4 boxes a photo and storing only what is
 #      not `lite`'s (--full_branch_from=lite).
 # A killed training resumes when the script is started again.
+# EPOCHS, STEPS and NAME (the preset written) override 12, 200 and
+# lite_instances, e.g. for a quick check of the whole script.
 set -euo pipefail
 DATA=${DATA:-../shared/data}
 RUN=${1:-runs/lite_instances}
+EPOCHS=${EPOCHS:-12}
+STEPS=${STEPS:-200}
+NAME=${NAME:-lite_instances}
 mkdir -p "$RUN/photos" "$RUN/val"
 for f in "$DATA"/people_places/train/utkface_* "$DATA"/diverse/train/ccp_*; do
   ln -sf "$(realpath "$f")" "$RUN/photos/"; done
@@ -41,8 +46,8 @@ fi
 if [ ! -f "$RUN/train/last.keras" ] || [ -d "$RUN/train/backup" ]; then
   kcolor train lite_instances --data_dir="$RUN/photos" --val_dir="$RUN/val" \
     --boxes="$RUN/boxes.json" --val_boxes="$RUN/val_boxes.json" --output_dir="$RUN/train" \
-    --epochs=12 --steps_per_epoch=200 --batch_size=8 --learning_rate=1e-4 --seed=1
+    --epochs="$EPOCHS" --steps_per_epoch="$STEPS" --batch_size=8 --learning_rate=1e-4 --seed=1
 fi
-kcolor preset --run_dir="$RUN/train" --name=lite_instances --checkpoint=last.keras \
+kcolor preset --run_dir="$RUN/train" --name="$NAME" --checkpoint=last.keras \
   --working_size=256 --min_working_size=128 --saturation=1.0 --mean_saturation=1.0 \
   --max_boxes=4 --full_branch_from=lite
