@@ -51,6 +51,10 @@ flags.DEFINE_float("hold_dl", None, "Smoother hold_dl, also the chroma hold's st
                    "threshold (default: kcolor.temporal's).")
 flags.DEFINE_float("chroma_hold", None, "kcolor.video chroma hold in code values (0: off, RGB "
                    "frames to the encoder as before; default: kcolor.video's).")
+flags.DEFINE_float("chroma_drift", None, "kcolor.video chroma hold's lightness drift bound in "
+                   "L units (0: none; default: kcolor.video's).")
+flags.DEFINE_list("encoder_options", None, "Extra video encoder options, key=value (e.g. "
+                  "aq-mode=0 for x264; default: kcolor.video's).")
 flags.DEFINE_integer("batch_size", 8, "Frames a network batch.")
 flags.DEFINE_list("memory_frames", ["60", "600"], "Looped clip lengths for the peak memory "
                   "check (each in a fresh process); 0 or empty: skip.")
@@ -150,7 +154,15 @@ def scores(truth, outputs, limit):
 def _smoother_args():
     return {k: v for k, v in (("strength", FLAGS.strength), ("sigma", FLAGS.sigma),
                               ("hold", FLAGS.hold), ("hold_dl", FLAGS.hold_dl),
-                              ("chroma_hold", FLAGS.chroma_hold)) if v is not None}
+                              ("chroma_hold", FLAGS.chroma_hold),
+                              ("chroma_drift", FLAGS.chroma_drift),
+                              ("encoder_options", _encoder_options())) if v is not None}
+
+
+def _encoder_options():
+    if FLAGS.encoder_options is None:
+        return None
+    return dict(o.split("=", 1) for o in FLAGS.encoder_options if o)
 
 
 def _clips():
@@ -211,7 +223,9 @@ def memory(tmp, first):
         _write(gray, (colorize.gray_rgb(next(looped)) for _ in range(n)), _rate(src))
         cmd = [sys.executable, __file__, f"--one={gray}", f"--batch_size={FLAGS.batch_size}"]
         cmd += [f"--model={FLAGS.model}"] if FLAGS.model else []
-        cmd += [f"--{k}={v}" for k, v in _smoother_args().items()]
+        cmd += [f"--{k}={v}" for k, v in _smoother_args().items() if k != "encoder_options"]
+        cmd += [f"--encoder_options={','.join(FLAGS.encoder_options)}"] \
+            if FLAGS.encoder_options is not None else []
         r = subprocess.run(cmd, capture_output=True, text=True)
         if r.returncode:
             raise SystemExit(r.stderr[-3000:])
@@ -285,7 +299,8 @@ def _smoother_cost(size, methods, frames=200):
     costs = []
     for m in methods:
         s = temporal.Smoother(m, **{k: v for k, v in _smoother_args().items()
-                                    if k != "chroma_hold"})
+                                    if k not in ("chroma_hold", "chroma_drift",
+                                                 "encoder_options")})
         t0 = time.perf_counter()
         for i in range(frames):
             s(L + rng.normal(0, 0.5, L.shape).astype(np.float32), ab[i])

@@ -347,3 +347,45 @@ def test_chroma_hold_builds_swscale_colours_and_holds_still_chroma(colorizer, tm
     dst = tmp_path / "out" / "still.mp4"
     assert video.colorize_video(str(src), str(dst), colorizer, 4, chroma_hold=1.0) == 6
     assert len(read_clip(dst)[0]) == 6
+
+
+def _held_wall(hold, frames, lightness, rng, noise=0.3, ab=(10.0, 25.0), h=32, w=48):
+    """U and V planes ``hold`` makes of a still tinted wall (ab, or ``ab(t)``)
+    whose lightness is ``lightness(t)`` plus sensor noise, one pair a frame."""
+    planes = []
+    for t in range(frames):
+        lab = np.empty((h, w, 3), np.float32)
+        lab[..., 0] = lightness(t) + rng.normal(0, noise, (h, w))
+        lab[..., 1:] = ab(t) if callable(ab) else ab
+        rgb = color.lab_to_rgb(lab, np)
+        L = color.rgb_to_lab(rgb, np)[..., 0]
+        uv = hold(L, rgb).to_ndarray()[h:].reshape(2, h // 2, w // 2).astype(np.float32)
+        planes.append(uv)
+    return planes
+
+
+def test_drift_bounded_chroma_hold_keeps_a_still_wall_and_releases_a_fade():
+    """The drift bound (``chroma_drift``): a still wall with sensor noise keeps
+    its chroma planes bit-identical for as long as it stays (zero-mean noise
+    never drifts the block's lightness 3 units; unheld, its V sits on a
+    rounding edge and jitters), while a fade too slow for the stillness test
+    (0.3 L a frame) releases every few frames and ends in the colour of its
+    last frame; held without the bound it keeps the first
+    frame's (dark, nearly gray)."""
+    def hold(drift):
+        return video._ChromaHold("yuv420p", tol=255, still_dl=1.0, drift=drift)
+
+    wall = _held_wall(hold(3.0), 40, lambda t: 60.0, np.random.default_rng(3))
+    assert all(np.array_equal(p, wall[0]) for p in wall)
+    fresh = _held_wall(hold(1e-6), 40, lambda t: 60.0, np.random.default_rng(3))
+    assert np.mean([np.mean(p != fresh[0]) for p in fresh[1:]]) > 0.02  # unheld it jitters
+
+    fade = lambda t: 2.0 + 0.3 * t  # noqa: E731
+    tint = lambda t: (0.05 * t, 0.125 * t)  # colour grows as it brightens  # noqa: E731
+    bounded, stuck, truth = (_held_wall(hold(d), 200, fade, np.random.default_rng(4), 0.1, tint)
+                             for d in (3.0, 0.0, 1e-6))
+    chroma = lambda uv: float(np.mean(np.hypot(uv[0] - 128, uv[1] - 128)))  # noqa: E731
+    assert chroma(stuck[-1]) < 0.2 * chroma(truth[-1]), (chroma(stuck[-1]), chroma(truth[-1]))
+    assert abs(chroma(bounded[-1]) - chroma(truth[-1])) < 0.1 * chroma(truth[-1])
+    changes = [np.mean(b != a) for a, b in zip(bounded, bounded[1:])]
+    assert 0.1 < np.mean(np.array(changes) > 0) < 0.7, changes  # released every few frames
