@@ -92,15 +92,13 @@ def export_saved_model(model, output_dir, name="kcolor", version=1, size=256, de
     return path
 
 
-WORKING_SIZE_FILE = os.path.join("assets.extra", "kcolor.json")
-
-
 def write_working_size(path, size):
     """Records the working size beside the SavedModel (``assets.extra/kcolor.json``,
     which TF Serving ignores), so ``kcolor colorize --model=PATH`` works at it."""
     import json
 
-    from kcolor import atomic
+    from kcolor import atomic, colorize
 
-    os.makedirs(os.path.join(path, "assets.extra"), exist_ok=True)
-    atomic.write_text(os.path.join(path, WORKING_SIZE_FILE), json.dumps({"working_size": size}))
+    target = os.path.join(path, colorize.WORKING_SIZE_FILE)
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    atomic.write_text(target, json.dumps({"working_size": size}))

@@ -216,12 +216,14 @@ class Colorizer:
 _STRIP = 256  # rows per strip: about 4000 x 256 px, ~12 MB per float32 Lab copy
 
 
-def _join(L, ab):
-    """uint8 RGB of L [H, W, 1] and ab [H, W, 2], computed strip by strip."""
-    rgb = np.empty(L.shape[:2] + (3,), np.uint8)
+def _join(L, ab, as_float=False):
+    """uint8 RGB of L [H, W, 1] and ab [H, W, 2], computed strip by strip
+    (``as_float``: float32 RGB in [0, 1] instead)."""
+    rgb = np.empty(L.shape[:2] + (3,), np.float32 if as_float else np.uint8)
     for r in range(0, L.shape[0], _STRIP):
         lab = np.concatenate([L[r:r + _STRIP], ab[r:r + _STRIP]], -1)
-        rgb[r:r + _STRIP] = np.round(color.lab_to_rgb(lab, np) * 255)
+        part = color.lab_to_rgb(lab, np)
+        rgb[r:r + _STRIP] = part if as_float else np.round(part * 255)
     return rgb
 
 
@@ -234,11 +236,16 @@ def _lightness(rgb):
     return L
 
 
+# Beside a SavedModel from kcolor export (TF Serving ignores assets.extra):
+# {"working_size": N}, written by export.saved_model.write_working_size.
+WORKING_SIZE_FILE = os.path.join("assets.extra", "kcolor.json")
+
+
 def _recorded_working_size(saved_model_dir):
     """The working size ``kcolor export`` recorded beside a SavedModel, or None."""
     import json
 
-    path = os.path.join(saved_model_dir, "assets.extra", "kcolor.json")
+    path = os.path.join(saved_model_dir, WORKING_SIZE_FILE)
     try:
         with open(path) as f:
             return int(json.load(f)["working_size"])

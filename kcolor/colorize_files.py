@@ -153,11 +153,7 @@ def _boxes_source(instances):
         except ImportError as e:
             raise ValueError(str(e)) from None
 
-        def auto(rgb, src, rel):
-            b = det.detect(rgb)[0]
-            h, w = rgb.shape[:2]
-            return b / [w, h, w, h]
-        return auto
+        return lambda rgb, src, rel: detector.normalised_boxes(det, rgb)
     from kcolor.instance import boxes
 
     f = boxes.BoxesFile(instances)

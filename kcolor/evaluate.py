@@ -106,11 +106,7 @@ def _with_detected_boxes(c, instances, counts):
         L = np.asarray(L, np.float32)
         zeros = np.zeros(L.shape[:-1] + (2,), np.float32)
         gray = _u8(np.asarray(color.lab_to_rgb(np.concatenate([L, zeros], -1), np)))
-        boxes = []
-        for g in gray:
-            b = det.detect(g)[0][:c.max_boxes]
-            h, w = g.shape[:2]
-            boxes.append(np.asarray(b, np.float32).reshape(-1, 4) / [w, h, w, h])
+        boxes = [detector.normalised_boxes(det, g)[:c.max_boxes] for g in gray]
         counts["photos"] += len(L)
         counts["with_boxes"] += sum(len(b) > 0 for b in boxes)
         return c.predict_ab_at_size(L, boxes)

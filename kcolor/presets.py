@@ -129,6 +129,9 @@ def from_run(run_dir, name, checkpoint="best.keras", temperature=None, target_co
     if max_boxes is not None:
         from kcolor.instance import lite_model
 
+        if not lite_model.is_lite_instance_model(model):
+            raise ValueError(f"{run_dir}: max_boxes is for the instance-aware U-Net "
+                             "(recipes/lite_instances.py)")
         kw = lite_model.build_kwargs(model) | {"max_boxes": int(max_boxes)}
         rebuilt = lite_model.build_lite_instance_colorizer(name=model.name, **kw)
         rebuilt.set_weights(model.get_weights())

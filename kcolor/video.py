@@ -20,7 +20,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from kcolor import atomic, color, colorize, temporal
+from kcolor import atomic, colorize, temporal
 
 EXTENSIONS = (".mp4", ".mkv", ".mov", ".avi", ".webm")
 _FORMATS = {".mp4": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm", ".avi": "avi"}
@@ -223,18 +223,9 @@ def _colorize_frames(colorizer, smoother, frames, clock, hold=None):
         if hold is None:
             new = av.VideoFrame.from_ndarray(colorize._join(L, ab), format="rgb24")
         else:
-            new = hold(L[..., 0], _rgb(L, ab), smoother.cuts != cuts)
+            new = hold(L[..., 0], colorize._join(L, ab, as_float=True), smoother.cuts != cuts)
         new.pts, new.time_base = clock(frame), clock.time_base
         yield new
-
-
-def _rgb(L, ab):
-    """float32 RGB in [0, 1] of L [H, W, 1] and ab [H, W, 2], strip by strip."""
-    rgb = np.empty(L.shape[:2] + (3,), np.float32)
-    for r in range(0, L.shape[0], colorize._STRIP):
-        lab = np.concatenate([L[r:r + colorize._STRIP], ab[r:r + colorize._STRIP]], -1)
-        rgb[r:r + colorize._STRIP] = color.lab_to_rgb(lab, np)
-    return rgb
 
 
 def _quad(x, op):

@@ -206,6 +206,14 @@ def _expand(box, fw, fh):
     return [cx - fw * w / 2, y0 - 0.25 * grow, cx + fw * w / 2, y1 + 0.75 * grow]
 
 
+def normalised_boxes(det, rgb):
+    """``det.detect(rgb)``'s boxes (best first) as fractions of the photo's
+    width and height: [n, 4] float32 (x0, y0, x1, y1), what a model takes."""
+    h, w = np.asarray(rgb).shape[:2]
+    b = np.asarray(det.detect(rgb)[0], np.float32).reshape(-1, 4)
+    return b / np.array([w, h, w, h], np.float32)
+
+
 # MTCNN's face box (brows to chin, about 1.3 x taller than wide) → the square
 # box Haar's frontal-face cascade draws around the same face, so both expand
 # to the same head-and-shoulders box and a model trained on Haar boxes sees
