@@ -111,10 +111,15 @@ def _define_colorize_flags():
     flags.DEFINE_enum("temporal", "filter", ["filter", "flow", "none"], "Video clips: colour "
                       "that holds still from frame to frame (kcolor.temporal): filter, flow "
                       "(needs pip install 'kcolor[flow]') or none (each frame as a photo).")
+    flags.DEFINE_list("video_options", None, "Video clips: encoder options over kcolor's "
+                      "(H.264 CRF 17, VP9 CRF 24 in .webm), key=value, comma-separated: e.g. "
+                      "crf=23 (smaller files) or crf=23,aq-mode=0 (x264; less chroma noise "
+                      "on still areas, README 'Video'). FFmpeg ignores option names it does "
+                      "not know.")
 
 
 def _colorize(argv):
-    from kcolor import colorize_files
+    from kcolor import colorize_files, video
 
     paths = argv[1:]
     if not paths:
@@ -125,6 +130,7 @@ def _colorize(argv):
             FLAGS.saturation, FLAGS.batch_size, FLAGS.overwrite, fmt=FLAGS.format,
             pairs=FLAGS.side_by_side, html=FLAGS.html, instances=FLAGS.instances,
             temporal=FLAGS.temporal,
+            video_options=video.parse_video_options(FLAGS.video_options),
         )
     except (ValueError, FileNotFoundError) as e:
         sys.exit(f"kcolor colorize: {e}")

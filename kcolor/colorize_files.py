@@ -71,7 +71,7 @@ def _progbar(n):
 
 def run(paths, output_dir, model=None, size=None, temperature=None, saturation=None,
         batch_size=8, overwrite=False, progress=True, fmt=None, pairs=False, html=False,
-        instances=None, temporal="filter"):
+        instances=None, temporal="filter", video_options=None):
     """Colorizes ``paths``; returns a ``Summary``: (number colorized, number
     failed), with the stale temporary files it removed first (``kcolor.atomic``:
     left in the output folders by a run killed mid-write).
@@ -86,7 +86,8 @@ def run(paths, output_dir, model=None, size=None, temperature=None, saturation=N
     ``html`` writes ``output_dir/index.html``, a contact sheet of every output
     photo (``fmt``, ``pairs`` and ``html`` concern photos, not clips).
     ``temporal``: the ``kcolor.temporal`` method for clips ("filter", "flow",
-    "none": frame by frame).
+    "none": frame by frame). ``video_options``: encoder options for clips
+    over ``kcolor.video``'s ({"crf": "23"}; ``parse_video_options``).
     Colour inputs are colorized from their lightness (a one-time note says so).
     """
     output_path("check", output_dir, fmt)  # an unknown --format fails before any work
@@ -108,8 +109,8 @@ def run(paths, output_dir, model=None, size=None, temperature=None, saturation=N
     stale = atomic.remove_stale({output_dir} | {os.path.dirname(d) for _, d in planned})
     t0 = time.perf_counter()
     done, more_failed = _colorize_jobs(jobs, model, size, temperature, saturation, batch_size,
-                                       progress, pairs, boxes_for, rels, instances, temporal) \
-        if jobs else (0, 0)
+                                       progress, pairs, boxes_for, rels, instances, temporal,
+                                       video_options) if jobs else (0, 0)
     if done and progress:
         seconds = time.perf_counter() - t0
         what = "photos"
@@ -165,7 +166,8 @@ def _boxes_source(instances):
 
 
 def _colorize_jobs(jobs, model, size, temperature, saturation, batch_size, progress, pairs,
-                   boxes_for=None, rels=None, instances=None, temporal="filter"):
+                   boxes_for=None, rels=None, instances=None, temporal="filter",
+                   video_options=None):
     if boxes_for is not None and model is None:  # --instances alone: the instance-aware preset
         from kcolor import presets
 
@@ -180,12 +182,12 @@ def _colorize_jobs(jobs, model, size, temperature, saturation, batch_size, progr
     done, failed = _colorize_photos(photos, colorizer, batch_size, progress, pairs, boxes_for,
                                     rels) if photos else (0, 0)
     for src, dst in clips:
-        ok = _colorize_clip(src, dst, colorizer, batch_size, progress, temporal)
+        ok = _colorize_clip(src, dst, colorizer, batch_size, progress, temporal, video_options)
         done, failed = done + ok, failed + (not ok)
     return done, failed
 
 
-def _colorize_clip(src, dst, colorizer, batch_size, progress, temporal):
+def _colorize_clip(src, dst, colorizer, batch_size, progress, temporal, video_options=None):
     """True when the clip ``src`` was written to ``dst``; else reports ``PATH: reason``."""
     bar = None
     if progress:
@@ -195,7 +197,8 @@ def _colorize_clip(src, dst, colorizer, batch_size, progress, temporal):
             bar = keras.utils.Progbar(video.frame_count(src), unit_name="frame")
     try:
         video.colorize_video(src, dst, colorizer, batch_size, temporal,
-                             progress=bar.update if bar else None)
+                             progress=bar.update if bar else None,
+                             encoder_options=video_options)
         return True
     except video.VideoError as e:
         print(f"\n{e}", file=sys.stderr)

@@ -389,3 +389,31 @@ def test_drift_bounded_chroma_hold_keeps_a_still_wall_and_releases_a_fade():
     assert abs(chroma(bounded[-1]) - chroma(truth[-1])) < 0.1 * chroma(truth[-1])
     changes = [np.mean(b != a) for a, b in zip(bounded, bounded[1:])]
     assert 0.1 < np.mean(np.array(changes) > 0) < 0.7, changes  # released every few frames
+
+
+def test_video_options_reach_the_encoder(colorizer, tmp_path):
+    """``--video_options`` (``video.parse_video_options``) goes to the encoder:
+    CRF 45 writes a much smaller file of the same frames than the default 17."""
+    assert video.parse_video_options(["crf=45", " aq-mode = 0"]) == {"crf": "45",
+                                                                      "aq-mode": "0"}
+    assert video.parse_video_options([]) is None and video.parse_video_options(None) is None
+    with pytest.raises(ValueError, match="'crf' is not key=value"):
+        video.parse_video_options(["crf"])
+    src = write_clip(tmp_path / "clip.mp4", [_scene(t) for t in range(12)])
+    sizes = {}
+    for crf in (None, "45"):
+        out = tmp_path / f"out_{crf}"
+        opts = video.parse_video_options([f"crf={crf}"] if crf else None)
+        assert _run(colorizer, [str(src)], out, video_options=opts) == (1, 0)
+        frames, rate, size = read_clip(out / "clip.mp4")
+        assert (len(frames), rate, size) == (12, RATE, (64, 48))
+        sizes[crf] = os.path.getsize(out / "clip.mp4")
+    assert sizes["45"] < 0.7 * sizes[None], sizes
+    proc = subprocess.run(
+        [sys.executable, "-m", "kcolor", "colorize", "--video_options=crf",
+         f"--output_dir={tmp_path / 'cli'}", str(src)],
+        capture_output=True, text=True, timeout=300,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert proc.returncode == 1 and proc.stderr.strip().splitlines()[-1] == (
+        "kcolor colorize: --video_options: 'crf' is not key=value (e.g. crf=23)"), proc.stderr
+    assert not (tmp_path / "cli").exists()
