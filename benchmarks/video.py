@@ -1,9 +1,9 @@
 """Video colorization: flicker, colour, speed and memory of ``kcolor.video``.
 
-    nice -n 19 python benchmarks/video.py [--model=lite] [--clips=6] [--max_frames=60]
+    nice -n 19 python benchmarks/video.py [--model=lite] [--clips=6] [--max_frames=0]
 
 Each shared colour clip (``--video_dir``) is turned gray (Lab L with a = b = 0,
-first ``--max_frames`` frames, written near-losslessly) and colorized by
+whole, or its first ``--max_frames`` frames; written near-losslessly) and colorized by
 ``kcolor.video.colorize_video`` once per ``--methods`` ("none" is frame by
 frame, as photos); the colour clip is the truth. Per clip and method:
 
@@ -42,7 +42,8 @@ flags.DEFINE_string("model", None, "Preset, .keras, .tflite or SavedModel (defau
 flags.DEFINE_string("video_dir", "/work/shared/data/video", "Folder of colour clips.")
 flags.DEFINE_string("clips", "6", "Number of clips (spread over the sorted folder; 0: only "
                     "the memory check, on the first) or a comma list of file names.")
-flags.DEFINE_integer("max_frames", 60, "Frames a clip (0: all).")
+flags.DEFINE_integer("max_frames", 0, "Frames a clip (0: all, the README's figures; the "
+                     "first 60 are quicker, but the filter is still settling there).")
 flags.DEFINE_list("methods", ["none", "filter", "flow"], "kcolor.temporal methods to run.")
 flags.DEFINE_float("strength", None, "Smoother strength (default: kcolor.temporal's).")
 flags.DEFINE_float("sigma", None, "Smoother sigma (default: kcolor.temporal's).")
