@@ -9,15 +9,16 @@ at weight 5 instead of 0.02. The ninth session's run (docs/MODEL_CARD.md,
         --steps_per_epoch=200 --batch_size=16 --learning_rate=5e-5 --seed=13 --output_dir=runs/w5
 """
 
-from kcolor import perceptual, training
+import dataclasses
 
-RECIPE = training.Recipe(
+from kcolor import perceptual, training
+from recipes import lite_perceptual
+
+RECIPE = dataclasses.replace(
+    lite_perceptual.RECIPE,
     name="lite_perceptual_w5",
-    head="regression",
-    arch="unet_lite0",
     loss=lambda: perceptual.PerceptualLoss(weight=5.0, variant=0, taps=(8, 16, 32)),
-    description="U-Net on pretrained EfficientNet-Lite0, regression head, Huber on ab "
-                "+ 5 x frozen Lite0 feature distance (issue #20's first measurement)",
+    description="lite_perceptual at feature weight 5 (issue #20's first measurement)",
 )
 
 if __name__ == "__main__":
