@@ -161,9 +161,9 @@ def _smoother_args():
 
 
 def _encoder_options():
-    if FLAGS.encoder_options is None:
-        return None
-    return dict(o.split("=", 1) for o in FLAGS.encoder_options if o)
+    from kcolor import video
+
+    return video.parse_video_options(FLAGS.encoder_options, "--encoder_options")
 
 
 def _clips():

@@ -122,11 +122,11 @@ def colorize_video(src, dst, colorizer=None, batch_size=8, method="filter", prog
             raise VideoError(f"{src}: {_reason(e)}") from None
 
 
-def parse_video_options(items):
+def parse_video_options(items, flag="--video_options"):
     """{key: value} of ``kcolor colorize --video_options`` items such as
     ``["crf=23", "aq-mode=0"]`` (encoder options over ``_CODECS``' defaults:
     x264's CRF 17, VP9's CRF 24 in .webm); None for none. Raises ValueError
-    naming an item that is not ``key=value``. A bad value fails the clip
+    naming ``flag`` and an item that is not ``key=value``. A bad value fails the clip
     (``PATH: Invalid argument``); a name the encoder does not know is
     ignored by FFmpeg (PyAV lists no encoder options to check it against)."""
     if not items:
@@ -135,7 +135,7 @@ def parse_video_options(items):
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key.strip() or not value.strip():
-            raise ValueError(f"--video_options: {item!r} is not key=value (e.g. crf=23)")
+            raise ValueError(f"{flag}: {item!r} is not key=value (e.g. crf=23)")
         options[key.strip()] = value.strip()
     return options
 

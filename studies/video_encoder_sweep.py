@@ -36,7 +36,7 @@ flags.DEFINE_string("temporal", "filter", "kcolor.temporal method.")
 FLAGS = flags.FLAGS
 
 
-def _fed_frames(src, gray, path, n):
+def _fed_frames(gray, path, n):
     """Colorizes ``gray`` as ``kcolor.video`` does and stores the RGB frames it
     would hand the encoder in a [n, H, W, 3] uint8 memmap at ``path``."""
     import av
@@ -127,7 +127,7 @@ def _score(frames, still, fed=None):
 
 
 def main(argv):
-    from kcolor import colorize
+    from kcolor import colorize, video
 
     src = os.path.join(FLAGS.video_dir, FLAGS.clip)
     tmp = FLAGS.cache or tempfile.mkdtemp(prefix="kcolor_sweep_")
@@ -140,7 +140,7 @@ def main(argv):
         n = bench._write(gray, (colorize.gray_rgb(f) for f in bench._frames(src, FLAGS.max_frames)),
                          rate)
         t0 = time.perf_counter()
-        _fed_frames(src, gray, fed_path + ".part.npy", n)
+        _fed_frames(gray, fed_path + ".part.npy", n)
         os.replace(fed_path + ".part.npy", fed_path)
         print(f"fed frames: {n} in {time.perf_counter() - t0:.0f} s", flush=True)
     fed = np.load(fed_path, mmap_mode="r")
@@ -166,7 +166,7 @@ def main(argv):
     print("|---|---|---|---|---|---|")
     print(f"| fed (no encoder) | {fl / truth:.2f} | 1.00 | | | |", flush=True)
     for config in FLAGS.configs.split(";"):
-        opts = dict(kv.split("=", 1) for kv in config.split(":") if kv)
+        opts = video.parse_video_options(config.split(":"), "--configs") or {}
         path = os.path.join(tmp, "enc.mkv")
         t0 = time.perf_counter()
         _encode(fed, path, rate, opts)
