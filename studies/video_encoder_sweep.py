@@ -10,7 +10,14 @@ decoded and scored against the real colour clip the way
 Each config is ``key=value:key=value`` x264 options on top of
 ``kcolor.video``'s (CRF 17, preset veryfast); ``pix_fmt=`` and ``codec=`` are
 taken out of them, and ``hold=TOL`` (with ``drift=D``) feeds the encoder
-YUV frames from ``kcolor.video``'s chroma hold instead of RGB. Prints a table: still-pixel flicker over the real
+YUV frames from ``kcolor.video``'s chroma hold instead of RGB.
+``pixhold=T`` and ``blockhold=T`` put a dead band on the RGB frames first: a
+pixel (or a whole 16 x 16 block) keeps the previous output's value exactly
+until some channel of it (of any pixel in the block) moves more than ``T``
+code values. ``--truth_configs`` encodes the real colour clip itself the same
+ways (a control: what the encoder adds to a video that is not ours).
+``--smoother_hold`` sets ``kcolor.temporal.Smoother``'s hold for the cached
+frames (use a fresh ``--cache`` per value). Prints a table: still-pixel flicker over the real
 video's (the floor: 1.5), colourfulness over the fed frames', PSNR of the
 decoded file against the fed frames, size and encode speed. The row "fed"
 is the frames themselves (no encoder).
@@ -33,6 +40,8 @@ flags.DEFINE_string("clip", "bottle-detection.mp4", "Clip in --video_dir.")
 flags.DEFINE_string("configs", "crf=17", "Semicolon-separated encoder configs.")
 flags.DEFINE_string("cache", None, "Folder for the cached frames (default: a temporary one).")
 flags.DEFINE_string("temporal", "filter", "kcolor.temporal method.")
+flags.DEFINE_string("truth_configs", "", "Configs to encode the real colour clip with.")
+flags.DEFINE_float("smoother_hold", 2.0, "kcolor.temporal.Smoother's hold (ab units).")
 FLAGS = flags.FLAGS
 
 
@@ -44,7 +53,7 @@ def _fed_frames(gray, path, n):
     from kcolor import colorize, temporal, video
 
     c = colorize.Colorizer(FLAGS.model)
-    smoother = temporal.Smoother(FLAGS.temporal)
+    smoother = temporal.Smoother(FLAGS.temporal, hold=FLAGS.smoother_hold)
     out = None
     i = 0
     with av.open(gray) as f:
@@ -71,6 +80,30 @@ def _fed_frames(gray, path, n):
     return i
 
 
+class _BlockHold:
+    """A dead band on RGB frames: each ``block`` x ``block`` tile keeps the
+    previous output exactly while no sample of it has moved more than ``tol``
+    code values from it (``block=1``: pixel by pixel), so what holds still
+    reaches the encoder bit-identical."""
+
+    def __init__(self, tol, block=16):
+        self.tol, self.block, self.held = tol, block, None
+
+    def __call__(self, rgb):
+        if self.held is None:
+            self.held = rgb.copy()
+            return self.held
+        b = self.block
+        h, w = rgb.shape[:2]
+        d = np.abs(rgb.astype(np.int16) - self.held.astype(np.int16)).max(axis=-1)
+        ph, pw = -h % b, -w % b
+        d = np.pad(d, ((0, ph), (0, pw)))
+        m = d.reshape((h + ph) // b, b, (w + pw) // b, b).max(axis=(1, 3)) <= self.tol
+        m = np.repeat(np.repeat(m, b, 0), b, 1)[:h, :w]
+        self.held = np.where(m[..., None], self.held, rgb)
+        return self.held
+
+
 def _encode(frames, path, rate, options):
     import av
 
@@ -80,7 +113,13 @@ def _encode(frames, path, rate, options):
     codec = options.pop("codec", "libx264")
     pix_fmt = options.pop("pix_fmt", "yuv420p")
     hold = None
-    if "hold" in options:  # kcolor.video's chroma hold: (tol, drift) as colorize_video's
+    block_tol = float(options.pop("blockhold", -1))
+    pixel_tol = float(options.pop("pixhold", -1))
+    if block_tol >= 0:
+        hold = _BlockHold(block_tol, int(options.pop("block", 16)))
+    elif pixel_tol >= 0:
+        hold = _BlockHold(pixel_tol, 1)
+    elif "hold" in options:  # kcolor.video's chroma hold: (tol, drift) as colorize_video's
         hold = video._ChromaHold(pix_fmt, tol=float(options.pop("hold")),
                                  drift=float(options.pop("drift", 0)))
     with av.open(path, "w") as out:
@@ -89,7 +128,9 @@ def _encode(frames, path, rate, options):
         s.height, s.width = frames.shape[1:3]
         s.pix_fmt = pix_fmt
         for rgb in frames:
-            if hold is None:
+            if isinstance(hold, _BlockHold):
+                frame = av.VideoFrame.from_ndarray(hold(np.asarray(rgb)), format="rgb24")
+            elif hold is None:
                 frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
             else:
                 rgb = np.asarray(rgb, np.float32) / 255.0
@@ -167,13 +208,22 @@ def main(argv):
     print(f"| fed (no encoder) | {fl / truth:.2f} | 1.00 | | | |", flush=True)
     for config in FLAGS.configs.split(";"):
         opts = video.parse_video_options(config.split(":"), "--configs") or {}
-        path = os.path.join(tmp, "enc.mkv")
+        path = os.path.join(tmp, f"enc{os.getpid()}.mkv")
         t0 = time.perf_counter()
         _encode(fed, path, rate, opts)
         secs = time.perf_counter() - t0
         f, col, psnr = _score(_decode(path), still, fed)
         print(f"| {config} | {f / truth:.2f} | {col / col_fed:.2f} | {psnr:.2f} | "
               f"{os.path.getsize(path) / 1024:.0f} | {secs:.1f} |", flush=True)
+    if FLAGS.truth_configs:
+        real = np.stack(list(bench._frames(src, FLAGS.max_frames)))
+        for config in FLAGS.truth_configs.split(";"):
+            opts = video.parse_video_options(config.split(":"), "--truth_configs") or {}
+            path = os.path.join(tmp, f"enc{os.getpid()}.mkv")
+            _encode(real, path, rate, opts)
+            f, _, psnr = _score(_decode(path), still, real)
+            print(f"| real clip, {config} | {f / truth:.2f} | | {psnr:.2f} (vs real) | "
+                  f"{os.path.getsize(path) / 1024:.0f} | |", flush=True)
 
 
 if __name__ == "__main__":
