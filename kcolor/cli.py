@@ -92,8 +92,9 @@ def _train_main(name):
 
 def _define_colorize_flags():
     flags.DEFINE_string("output_dir", "colorized", "Where outputs go (mirrors the inputs' layout).")
-    flags.DEFINE_string("model", None, "Preset name, .keras file, .tflite file or SavedModel "
-                        "directory from kcolor export (default: the shipped model).")
+    flags.DEFINE_string("model", None, "Preset name, preset .json file, .keras file, .tflite "
+                        "file or SavedModel directory from kcolor export (default: the shipped "
+                        "model).")
     flags.DEFINE_integer("size", None, "Working size the network sees (default: the model's; "
                          "128 for a SavedModel).")
     flags.DEFINE_float("temperature", None, "Annealed-mean temperature (default: the model's).")
@@ -139,8 +140,9 @@ def _colorize(argv):
 
 
 def _define_evaluate_flags():
-    flags.DEFINE_string("model", None, "Preset name, .keras file, .tflite file or SavedModel "
-                        "directory from kcolor export (default: the shipped model).")
+    flags.DEFINE_string("model", None, "Preset name, preset .json file, .keras file, .tflite "
+                        "file or SavedModel directory from kcolor export (default: the shipped "
+                        "model).")
     flags.DEFINE_integer("size", 256, "Photos are squashed to size x size and scored there "
                          "(the model still works at its own scale).")
     flags.DEFINE_integer("working_size", None, "Working size the network sees (default: the "

@@ -265,7 +265,8 @@ def _full_branch(model):
 
 def load_model(model=None):
     """(Keras training model, preset config or {}) from a preset name (None:
-    the default preset), a ``.keras`` path or a model object."""
+    the default preset), a preset's ``.json`` path (its ``.npz`` beside it),
+    a ``.keras`` path or a model object."""
     import keras
 
     from kcolor import presets
@@ -276,6 +277,9 @@ def load_model(model=None):
     if isinstance(model, str):
         if not os.path.exists(model):
             raise FileNotFoundError(f"{model}: no such model file or preset")
+        if model.endswith(".json"):
+            folder, name = os.path.split(model)
+            return presets.load(name[:-len(".json")], folder or ".")
         return keras.models.load_model(model, compile=False), {}
     return model, {}
 

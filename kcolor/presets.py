@@ -25,20 +25,26 @@ def names():
     return sorted(f[:-5] for f in os.listdir(PRESET_DIR) if f.endswith(".json"))
 
 
-def config(name=DEFAULT):
-    path = os.path.join(PRESET_DIR, f"{name}.json")
+def config(name=DEFAULT, directory=None):
+    """The preset's configuration: shipped, or ``<directory>/<name>.json``."""
+    path = os.path.join(directory or PRESET_DIR, f"{name}.json")
+    if directory is not None and not os.path.exists(path):
+        raise FileNotFoundError(f"{path}: no such preset file")
     if not os.path.exists(path):
         raise ValueError(f"unknown preset {name!r}; shipped presets: {', '.join(names()) or 'none'}")
     with open(path) as f:
         return json.load(f)
 
 
-def load(name=DEFAULT):
-    """The preset's training model (L → low-resolution prediction) and its config."""
-    cfg = config(name)
+def load(name=DEFAULT, directory=None):
+    """The preset's training model (L → low-resolution prediction) and its
+    config: a shipped preset, or (``directory``) one whose ``<name>.json``
+    and ``<name>.npz`` lie there (``kcolor preset`` run elsewhere,
+    ``studies/device_train.py``)."""
+    cfg = config(name, directory)
     model = models.build(cfg.get("arch", "zhang"), cfg["head"], cfg.get("width", 0.25),
                          cfg["grid"], name=name, **cfg.get("build", {}))
-    with np.load(os.path.join(PRESET_DIR, f"{name}.npz")) as f:
+    with np.load(os.path.join(directory or PRESET_DIR, f"{name}.npz")) as f:
         weights = [f[f"w{i}"].astype(np.float32) for i in range(len(f.files))]
     if cfg.get("full_branch_from"):  # an instance-aware preset on top of another preset
         from kcolor.instance import lite_model

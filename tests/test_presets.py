@@ -40,6 +40,21 @@ def test_from_run_round_trip(photo_dir, tmp_path, preset_dir):
     with np.load(preset_dir / "tiny.npz") as f:
         assert all(f[k].dtype == np.float16 for k in f.files)
 
+    # The same preset from its .json path, wherever it lies (a run made on
+    # another machine, say): the same weights and configuration.
+    moved = tmp_path / "elsewhere"
+    moved.mkdir()
+    for ext in ("json", "npz"):
+        (moved / f"tiny.{ext}").write_bytes((preset_dir / f"tiny.{ext}").read_bytes())
+    from_path, path_cfg = colorize.load_model(str(moved / "tiny.json"))
+    assert path_cfg["temperature"] == 0.5 and path_cfg["recipe"] == "binned_ce"
+    np.testing.assert_array_equal(np.asarray(from_path(L)), b)
+    with pytest.raises(FileNotFoundError, match="nope.json: no such model file or preset"):
+        colorize.load_model(str(moved / "nope.json"))
+    (moved / "tiny.npz").unlink()
+    with pytest.raises(FileNotFoundError, match="tiny.npz"):
+        colorize.load_model(str(moved / "tiny.json"))
+
 
 def test_unknown_preset_names_the_shipped_ones(preset_dir):
     with pytest.raises(ValueError, match="unknown preset 'nope'"):
