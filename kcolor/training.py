@@ -37,7 +37,7 @@ from typing import Callable
 
 import keras
 
-from kcolor import callbacks, data, models, schedules
+from kcolor import callbacks, models, schedules
 
 
 @dataclasses.dataclass
@@ -285,6 +285,8 @@ def train(recipe, config):
     if recipe.datasets is not None:
         train_ds, own_validation = recipe.datasets(recipe, config)
     else:
+        from kcolor import data  # tf.data: a recipe with its own datasets needs no TensorFlow
+
         own_validation = None
         train_ds = data.training_dataset(
             config.data_dir, config.batch_size // workers, config.crop_size, seed=config.seed,
