@@ -39,16 +39,7 @@ tnp = tf.experimental.numpy
 AUTOTUNE = tf.data.AUTOTUNE
 
 
-def list_images(folder):
-    """Sorted image paths below ``folder`` (recursive)."""
-    if not os.path.isdir(folder):
-        raise FileNotFoundError(f"{folder}: not a folder")
-    paths = []
-    for root, _, files in os.walk(folder):
-        paths += [os.path.join(root, f) for f in files if f.lower().endswith(imageio.EXTENSIONS)]
-    if not paths:
-        raise FileNotFoundError(f"{folder}: no images ({', '.join(imageio.EXTENSIONS)})")
-    return sorted(paths)
+list_images = imageio.list_images  # sorted image paths below a folder (recursive)
 
 
 def spread(paths, limit):

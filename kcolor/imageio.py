@@ -1,5 +1,6 @@
 """Reading photos as people have them, with Pillow."""
 
+import os
 import sys
 
 import numpy as np
@@ -10,6 +11,18 @@ EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif")
 
 class ImageReadError(ValueError):
     """A file that is not a readable image; str() is 'PATH: reason'."""
+
+
+def list_images(folder):
+    """Sorted image paths below ``folder`` (recursive)."""
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"{folder}: not a folder")
+    paths = []
+    for root, _, files in os.walk(folder):
+        paths += [os.path.join(root, f) for f in files if f.lower().endswith(EXTENSIONS)]
+    if not paths:
+        raise FileNotFoundError(f"{folder}: no images ({', '.join(EXTENSIONS)})")
+    return sorted(paths)
 
 
 def read_rgb(path):

@@ -35,18 +35,6 @@ from kcolor import color, imageio
 SHARD_PATTERN = "photos-{:05d}.npz"
 
 
-def _list_images(folder):
-    """Sorted image paths below ``folder`` (recursive), as ``kcolor.data.list_images``."""
-    if not os.path.isdir(folder):
-        raise FileNotFoundError(f"{folder}: not a folder")
-    paths = []
-    for root, _, files in os.walk(folder):
-        paths += [os.path.join(root, f) for f in files if f.lower().endswith(imageio.EXTENSIONS)]
-    if not paths:
-        raise FileNotFoundError(f"{folder}: no images ({', '.join(imageio.EXTENSIONS)})")
-    return sorted(paths)
-
-
 def _encoded(path, quality):
     """The bytes to store for ``path``: its own, or (``quality``) a JPEG of it."""
     rgb = imageio.read_rgb(path)  # raises ImageReadError naming the file
@@ -67,7 +55,7 @@ def pack(sources, out_dir, shard_mb=30.0, quality=None, shuffle_seed=None):
     renamed when complete, so a killed run leaves no partial shard."""
     paths = []
     for src in sources:
-        paths += _list_images(src)
+        paths += imageio.list_images(src)
     if shuffle_seed is not None:
         paths = [paths[i] for i in np.random.default_rng(shuffle_seed).permutation(len(paths))]
     os.makedirs(out_dir, exist_ok=True)
