@@ -2,8 +2,9 @@
 # Runs on the device's GPU machine (docs/DEVICE_TRAINING.md), from the
 # repository root, one stage per `run` call:
 #   setup              install .whl into .devsite (kept between calls while the
-#                      machine stays warm), show the GPU, and train 2 x 20
-#                      steps on the val shards: a smoke test and the step time
+#                      machine stays warm), show the GPU, train 2 x 20 steps
+#                      on the val shards (a smoke test and the step time), and
+#                      time the input alone (benchmarks/packed_input.py)
 #   data               nothing: a call that only carries a training shard over
 #   train STEPS EPOCHS MINUTES [LR] [BATCH]
 #                      the run: lite_perceptual from lite128 on every shard in
@@ -25,6 +26,8 @@ case "$stage" in
       --steps_per_epoch=20 --batch_size=64 --max_scale=2 --learning_rate=1e-5 \
       --preset_name=smoke --export_dir="$OUT" 2>&1 | grep -v "^I0000\|^W0000"
     rm -rf .devruns/smoke
+    # can the input keep up? photos/s by thread count (a step of 64 needs 64 photos)
+    python3 benchmarks/packed_input.py --shards=.devdata/val --tf_data_dir= --threads=1,4,8,16
     ;;
   data)
     ls -l .devdata/train
