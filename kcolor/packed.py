@@ -52,7 +52,12 @@ def pack(sources, out_dir, shard_mb=30.0, quality=None, shuffle_seed=None):
     With ``shuffle_seed`` the photos are shuffled first, so that every shard
     is a sample of all the sources (a run may then take only some shards).
     Returns the shard paths. Each shard is written to a temporary name and
-    renamed when complete, so a killed run leaves no partial shard."""
+    renamed when complete, so a killed run leaves no partial shard. A folder
+    that already holds shards is refused (they would be read with the new
+    ones)."""
+    if glob.glob(os.path.join(out_dir, "photos-*.npz")):
+        raise FileExistsError(f"{out_dir}: already holds packed shards; remove them or pack "
+                              "into another folder")
     paths = []
     for src in sources:
         paths += imageio.list_images(src)

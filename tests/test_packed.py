@@ -47,6 +47,19 @@ def test_pack_splits_into_shards_under_the_size_limit_and_shuffles(photo_dir, tm
     assert not [f for f in os.listdir(tmp_path / "s") if ".part" in f]
 
 
+def test_pack_reencodes_at_a_quality_and_refuses_a_packed_folder(photo_dir, tmp_path):
+    own = packed.pack([str(photo_dir)], str(tmp_path / "own"))
+    small = packed.pack([str(photo_dir)], str(tmp_path / "q"), quality=20)
+    assert os.path.getsize(small[0]) < os.path.getsize(own[0])
+    a, b = packed.Photos(own[0]), packed.Photos(small[0])
+    for i in range(len(a)):
+        x, y = a[i].astype(np.float64), b[i].astype(np.float64)
+        assert x.shape == y.shape
+        assert 0 < np.abs(x - y).mean() < 12  # a JPEG of the same photo, coarser
+    with pytest.raises(FileExistsError, match="already holds packed shards"):
+        packed.pack([str(photo_dir)], str(tmp_path / "q"))
+
+
 def test_pack_refuses_a_folder_without_photos(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(FileNotFoundError, match="empty: no images"):
