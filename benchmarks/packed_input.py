@@ -41,8 +41,7 @@ def _sample_shards(folder, n):
     tmp = tempfile.mkdtemp(prefix="kcolor_packed_bench_")
     photos = os.path.join(tmp, "photos")
     os.makedirs(photos)
-    paths = imageio.list_images(folder)
-    for p in paths[:: max(1, len(paths) // n)][:n]:
+    for p in imageio.spread(imageio.list_images(folder), n):
         shutil.copy(p, photos)
     packed.pack([photos], os.path.join(tmp, "shards"))
     return os.path.join(tmp, "shards"), photos

@@ -42,11 +42,7 @@ AUTOTUNE = tf.data.AUTOTUNE
 list_images = imageio.list_images  # sorted image paths below a folder (recursive)
 
 
-def spread(paths, limit):
-    """``limit`` paths spread evenly over ``paths`` (all of them if None)."""
-    if not limit or limit >= len(paths):
-        return paths
-    return [paths[i * len(paths) // limit] for i in range(limit)]
+spread = imageio.spread  # ``limit`` paths spread evenly over a list
 
 
 def _decode_or_empty(path):

@@ -25,6 +25,13 @@ def list_images(folder):
     return sorted(paths)
 
 
+def spread(paths, limit):
+    """``limit`` paths spread evenly over ``paths`` (all of them if None)."""
+    if not limit or limit >= len(paths):
+        return paths
+    return [paths[i * len(paths) // limit] for i in range(limit)]
+
+
 def read_rgb(path):
     """Decodes ``path`` to uint8 RGB [h, w, 3], EXIF orientation applied.
 

@@ -30,7 +30,7 @@ import numpy as np
 from absl import logging
 from PIL import Image
 
-from kcolor import color, imageio
+from kcolor import color, imageio, models
 
 SHARD_PATTERN = "photos-{:05d}.npz"
 
@@ -165,7 +165,7 @@ def train_example(rgb, crop, target_stride, max_scale=1.0, rng=None):
     img = big[y:y + crop, x:x + crop]
     if rng.random() < 0.5:
         img = img[:, ::-1]
-    lab = np.asarray(color.rgb_to_lab(np.clip(img, 0.0, 1.0), np), np.float32)
+    lab = np.asarray(color.rgb_to_lab(img, np), np.float32)
     s = target_stride
     target = lab.reshape(crop // s, s, crop // s, s, 3).mean(axis=(1, 3))
     return lab[..., :1], target
@@ -176,17 +176,14 @@ def val_example(rgb, size):
     ``kcolor.data._val_example`` (without ``squash``)."""
     img = _cover(rgb, size)
     y, x = (img.shape[0] - size) // 2, (img.shape[1] - size) // 2
-    img = np.clip(img[y:y + size, x:x + size], 0.0, 1.0)
+    img = img[y:y + size, x:x + size]
     return np.asarray(color.rgb_to_lab(img, np), np.float32)[..., :1], img
 
 
 def validation_batches(source, size=128, batch_size=32, limit=None):
     """A list of (L, RGB) numpy batches of ``limit`` photos spread over the shards."""
     photos = Photos(source)
-    idx = np.arange(len(photos))
-    if limit and limit < len(idx):
-        idx = np.array([i * len(photos) // limit for i in range(limit)])
-    examples = [val_example(photos[int(i)], size) for i in idx]
+    examples = [val_example(photos[i], size) for i in imageio.spread(range(len(photos)), limit)]
     return [tuple(np.stack(x) for x in zip(*examples[i:i + batch_size]))
             for i in range(0, len(examples), batch_size)]
 
@@ -207,8 +204,8 @@ class PackedPhotos(keras.utils.PyDataset):
         numbers the batches of an endless stream across epochs).
     """
 
-    def __init__(self, source, batch_size=16, crop_size=128, target_stride=4, max_scale=1.0,
-                 seed=0, workers=2, max_queue_size=10):
+    def __init__(self, source, batch_size=16, crop_size=128, target_stride=models.OUTPUT_STRIDE,
+                 max_scale=1.0, seed=0, workers=2, max_queue_size=10):
         if workers < 2:
             raise ValueError(f"workers must be at least 2, not {workers}")
         super().__init__(workers=workers, use_multiprocessing=False,
@@ -223,7 +220,6 @@ class PackedPhotos(keras.utils.PyDataset):
         self.batch_size, self.crop, self.stride = batch_size, crop_size, target_stride
         self.max_scale, self.seed = max_scale, seed
         self.batches_per_pass = len(self.photos) // batch_size
-        self._orders = {}
 
     @property
     def num_batches(self):
@@ -231,12 +227,7 @@ class PackedPhotos(keras.utils.PyDataset):
 
     def order(self, pass_index):
         """The photos' order in pass ``pass_index``."""
-        if pass_index not in self._orders:
-            if len(self._orders) > 4:
-                self._orders.pop(min(self._orders))
-            self._orders[pass_index] = np.random.default_rng(
-                (self.seed, pass_index)).permutation(len(self.photos))
-        return self._orders[pass_index]
+        return np.random.default_rng((self.seed, pass_index)).permutation(len(self.photos))
 
     def __getitem__(self, i):
         pass_index, j = divmod(int(i), self.batches_per_pass)

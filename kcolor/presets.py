@@ -28,9 +28,9 @@ def names():
 def config(name=DEFAULT, directory=None):
     """The preset's configuration: shipped, or ``<directory>/<name>.json``."""
     path = os.path.join(directory or PRESET_DIR, f"{name}.json")
-    if directory is not None and not os.path.exists(path):
-        raise FileNotFoundError(f"{path}: no such preset file")
     if not os.path.exists(path):
+        if directory is not None:
+            raise FileNotFoundError(f"{path}: no such preset file")
         raise ValueError(f"unknown preset {name!r}; shipped presets: {', '.join(names()) or 'none'}")
     with open(path) as f:
         return json.load(f)
@@ -70,13 +70,17 @@ def _own_weights(model):
     return [w for w in model.weights if id(w) not in full]
 
 
-def save_preset(model, name, head, width, grid, size, temperature=0.38, arch="zhang", **info):
-    """Writes ``<name>.json`` and ``<name>.npz`` (float16) to ``PRESET_DIR``.
+def save_preset(model, name, head, width, grid, size, temperature=0.38, arch="zhang",
+                directory=None, **info):
+    """Writes ``<name>.json`` and ``<name>.npz`` (float16) to ``directory``
+    (default ``PRESET_DIR``, the shipped presets; ``load(name, directory)``
+    reads them back).
 
     ``info["full_branch_from"]`` (an instance-aware model whose full-image
     branch holds that preset's weights, unchanged): only the other weights
     are stored, and ``load`` takes the full branch from that preset."""
-    os.makedirs(PRESET_DIR, exist_ok=True)
+    directory = directory or PRESET_DIR
+    os.makedirs(directory, exist_ok=True)
     arrays = model.get_weights()
     if info.get("full_branch_from"):
         from kcolor.instance import lite_model
@@ -89,11 +93,11 @@ def save_preset(model, name, head, width, grid, size, temperature=0.38, arch="zh
                                  f"from preset {info['full_branch_from']!r}'s")
         arrays = [np.asarray(w) for w in _own_weights(model)]
     weights = {f"w{i}": w.astype(np.float16) for i, w in enumerate(arrays)}
-    fd, tmp = tempfile.mkstemp(suffix=".npz", dir=PRESET_DIR)
+    fd, tmp = tempfile.mkstemp(suffix=".npz", dir=directory)
     with os.fdopen(fd, "wb") as f:
         np.savez_compressed(f, **weights)
     os.chmod(tmp, imageio.umask_mode())
-    os.replace(tmp, os.path.join(PRESET_DIR, f"{name}.npz"))
+    os.replace(tmp, os.path.join(directory, f"{name}.npz"))
     cfg = dict(arch=arch, head=head, width=width, grid=grid, size=size, temperature=temperature,
                **info)
     if arch.startswith("instance_unet"):  # the instance-aware U-Net (kcolor.instance.lite_model)
@@ -106,14 +110,14 @@ def save_preset(model, name, head, width, grid, size, temperature=0.38, arch="zh
 
         cfg["build"] = unet.build_kwargs(model)
         cfg.pop("width")
-    with open(os.path.join(PRESET_DIR, f"{name}.json"), "w") as f:
+    with open(os.path.join(directory, f"{name}.json"), "w") as f:
         json.dump(cfg, f, indent=1)
     return cfg
 
 
 def from_run(run_dir, name, checkpoint="best.keras", temperature=None, target_colourfulness=None,
              calibration_dir=None, calibration_limit=500, mean_saturation=None, size=None,
-             max_boxes=None, **info):
+             max_boxes=None, directory=None, **info):
     """Makes preset ``name`` from a recipe run (its checkpoint and config.json).
     With ``target_colourfulness`` the saturation is chosen on
     ``calibration_dir`` (``kcolor.saturation.choose_for_model``, at
@@ -123,7 +127,8 @@ def from_run(run_dir, name, checkpoint="best.keras", temperature=None, target_co
     ``info`` overrides them. ``size``: the working size (default: the run's
     crop size); ``info`` may add ``min_size`` (``colorize.Colorizer``).
     ``max_boxes``: an instance-aware model is rebuilt to take this many boxes
-    a photo (the weights do not depend on it; training may use fewer)."""
+    a photo (the weights do not depend on it; training may use fewer).
+    ``directory``: where the preset goes (default: the shipped presets')."""
     import importlib
 
     import keras
@@ -161,4 +166,5 @@ def from_run(run_dir, name, checkpoint="best.keras", temperature=None, target_co
     if run.get("max_scale", 1.0) != 1.0:
         cfg["max_scale"] = run["max_scale"]
     return save_preset(model, name, recipe.head, run["width"], recipe.grid, size or run["crop_size"],
-                       temperature, arch=run.get("arch") or recipe.arch, **cfg)
+                       temperature, arch=run.get("arch") or recipe.arch, directory=directory,
+                       **cfg)

@@ -249,8 +249,10 @@ def _best_logged(csv_path, monitor):
     return max(values) if values else None
 
 
-def train(recipe, config):
-    """Trains ``recipe`` as ``config`` says; returns the Keras History."""
+def train(recipe, config, extra_callbacks=()):
+    """Trains ``recipe`` as ``config`` says; returns the Keras History.
+    ``extra_callbacks`` run after the validation callback, before the
+    checkpoints (e.g. a wall-clock stop)."""
     os.makedirs(config.output_dir, exist_ok=True)
     out = lambda name: os.path.join(config.output_dir, name)  # noqa: E731
     with open(out("config.json"), "w") as f:
@@ -309,6 +311,7 @@ def train(recipe, config):
                   else _ValidationOutsideDistribution)
     cbs += [
         own_validation or validation(val_ds, recipe.temperature),  # first: fills val_*
+        *extra_callbacks,
         keras.callbacks.TerminateOnNaN(),
         keras.callbacks.ModelCheckpoint(out("best.keras"), monitor=recipe.monitor, mode="max",
                                         save_best_only=True, initial_value_threshold=best_so_far),

@@ -67,37 +67,18 @@ class WallClockStop(keras.callbacks.Callback):
             self.model.stop_training = self.stopped = True
 
 
-def packed_recipe(recipe, workers, stop):
+def packed_recipe(recipe, workers):
     """``recipe`` reading its photos from ``kcolor.packed`` shards."""
 
     def datasets(recipe, config):
         train = packed.PackedPhotos(config.data_dir, config.batch_size, config.crop_size,
-                                    target_stride=4, max_scale=config.max_scale,
-                                    seed=config.seed or 0, workers=workers)
+                                    max_scale=config.max_scale, seed=config.seed or 0,
+                                    workers=workers)
         val = packed.validation_batches(config.val_dir or config.data_dir, config.val_size,
                                         limit=config.val_limit)
-        return train, _Validation(val, recipe.temperature, stop)
+        return train, callbacks.ValidationMetrics(val, recipe.temperature)
 
     return dataclasses.replace(recipe, datasets=datasets)
-
-
-class _Validation(callbacks.ValidationMetrics):
-    """ValidationMetrics that also carries the wall-clock stop (the recipe's
-    ``datasets`` hook returns one callback)."""
-
-    def __init__(self, batches, temperature, stop):
-        super().__init__(batches, temperature)
-        self.stop = stop
-
-    def set_model(self, model):
-        super().set_model(model)
-        self.stop.set_model(model)
-
-    def on_train_begin(self, logs=None):
-        self.stop.on_train_begin(logs)
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.stop.on_train_batch_end(batch, logs)
 
 
 def main(argv):
@@ -105,10 +86,10 @@ def main(argv):
     stop = WallClockStop(FLAGS.max_minutes)
     config = training.config_from_flags()
     t0 = time.monotonic()
-    training.train(packed_recipe(recipe, FLAGS.workers, stop), config)
+    training.train(packed_recipe(recipe, FLAGS.workers), config, extra_callbacks=[stop])
     minutes = (time.monotonic() - t0) / 60.0
-    presets.PRESET_DIR = config.output_dir
     cfg = presets.from_run(config.output_dir, FLAGS.preset_name, "last.keras",
+                           directory=config.output_dir,
                            mean_saturation=1.0, size=FLAGS.working_size, saturation=1.0,
                            min_size=FLAGS.min_working_size, trained_on_device=True,
                            train_minutes=round(minutes, 1), stopped_early=stop.stopped)

@@ -21,7 +21,10 @@ def test_from_run_round_trip(photo_dir, tmp_path, preset_dir):
     cfg = training.TrainConfig(data_dir=str(photo_dir), output_dir=str(run), epochs=1,
                                steps_per_epoch=1, batch_size=2, crop_size=32, width=0.125,
                                val_size=32)
-    training.train(recipes.binned_ce.RECIPE, cfg)
+    seen = []
+    record = keras.callbacks.LambdaCallback(on_epoch_end=lambda e, logs: seen.append(dict(logs)))
+    training.train(recipes.binned_ce.RECIPE, cfg, extra_callbacks=[record])
+    assert len(seen) == 1 and "val_psnr" in seen[0]  # after the validation callback
     written = presets.from_run(str(run), "tiny", temperature=0.5)
     assert written["head"] == "classification" and written["grid"] == "seed23"
     with pytest.raises(ValueError, match="needs calibration_dir"):
@@ -51,6 +54,12 @@ def test_from_run_round_trip(photo_dir, tmp_path, preset_dir):
     np.testing.assert_array_equal(np.asarray(from_path(L)), b)
     with pytest.raises(FileNotFoundError, match="nope.json: no such model file or preset"):
         colorize.load_model(str(moved / "nope.json"))
+    # from_run writes to another folder when told, leaving the shipped ones alone
+    presets.from_run(str(run), "tiny2", temperature=0.5, directory=str(tmp_path / "other"))
+    assert sorted(p.name for p in (tmp_path / "other").iterdir()) == ["tiny2.json", "tiny2.npz"]
+    assert presets.names() == ["tiny"]
+    np.testing.assert_array_equal(
+        np.asarray(colorize.load_model(str(tmp_path / "other" / "tiny2.json"))[0](L)), b)
     (moved / "tiny.npz").unlink()
     with pytest.raises(FileNotFoundError, match="tiny.npz"):
         colorize.load_model(str(moved / "tiny.json"))
