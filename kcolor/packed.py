@@ -6,8 +6,9 @@ TensorFlow, such as the GPU machine the ``device`` tool lends
 * ``pack(sources, out_dir)`` copies every photo's file bytes (or a JPEG
   re-encoding at ``quality``, smaller) into shards of at most ``shard_mb``
   MB: ``photos-00000.npz`` holding ``data`` (the bytes, concatenated),
-  ``offsets`` ([n + 1]) and ``names``. A photo Pillow cannot read is skipped
-  with a warning naming it.
+  ``offsets`` ([n + 1]) and ``names`` (the file names, UTF-8, each ended
+  by a NUL byte: a tenth of the room NumPy's fixed-width text would take).
+  A photo Pillow cannot read is skipped with a warning naming it.
 * ``PackedPhotos`` is a ``keras.utils.PyDataset`` of training batches made as
   ``kcolor.data.training_dataset`` makes them: resize so the short side
   covers the crop (then by a random factor in [1, ``max_scale``]), random
@@ -75,7 +76,7 @@ def pack(sources, out_dir, shard_mb=30.0, quality=None, shuffle_seed=None):
         offsets = np.cumsum([0] + [len(c) for c in chunks]).astype(np.int64)
         data = np.frombuffer(b"".join(chunks), np.uint8)
         tmp = path + ".part.npz"
-        np.savez(tmp, data=data, offsets=offsets, names=np.array(names))
+        np.savez(tmp, data=data, offsets=offsets, names=_pack_names(names))
         os.replace(tmp, path)
         shards.append(path)
         chunks, names, size = [], [], 0
@@ -95,6 +96,19 @@ def pack(sources, out_dir, shard_mb=30.0, quality=None, shuffle_seed=None):
     if not shards:
         raise ValueError(f"no readable photos in {', '.join(sources)}")
     return shards
+
+
+def _pack_names(names):
+    """File names as one uint8 array: UTF-8, each ended by a NUL byte (no file
+    name holds one)."""
+    return np.frombuffer("".join(n + "\0" for n in names).encode("utf-8"), np.uint8)
+
+
+def _unpack_names(array):
+    """``_pack_names``' inverse; also reads the NumPy text arrays of older shards."""
+    if array.dtype == np.uint8:
+        return array.tobytes().decode("utf-8").split("\0")[:-1]
+    return [str(n) for n in array]
 
 
 def shard_paths(source):
@@ -122,9 +136,11 @@ class Photos:
         for path in shard_paths(source):
             with np.load(path) as z:
                 data, offsets = z["data"], z["offsets"]
-                names = list(z["names"])
+                names = _unpack_names(z["names"])
+            if len(names) != len(offsets) - 1:
+                raise ValueError(f"{path}: {len(names)} names for {len(offsets) - 1} photos")
             self._blobs += [data[offsets[i]:offsets[i + 1]] for i in range(len(offsets) - 1)]
-            self._names += [str(n) for n in names]
+            self._names += names
 
     def __len__(self):
         return len(self._blobs)
@@ -193,19 +209,21 @@ class PackedPhotos(keras.utils.PyDataset):
     shards, for ``fit(..., steps_per_epoch=N)``. Batch ``i`` of the stream
     comes from pass ``i // batches_per_pass`` over the photos, each pass in
     its own shuffled order, and depends only on (``seed``, i): two streams
-    with the same seed are the same. A resumed run starts the stream over.
+    with the same seed are the same. A resumed run passes ``start``, the
+    batches its finished epochs took, to go on where the stream left off.
 
     Args:
       source: shards (see ``shard_paths``).
       batch_size, crop_size, target_stride, max_scale: as
         ``kcolor.data.training_dataset``.
       seed: the shuffle's and the augmentation's seed.
+      start: the stream's first batch (``stream[i]`` is batch ``start + i``).
       workers: threads preparing batches ahead (at least 2: Keras then
         numbers the batches of an endless stream across epochs).
     """
 
     def __init__(self, source, batch_size=16, crop_size=128, target_stride=models.OUTPUT_STRIDE,
-                 max_scale=1.0, seed=0, workers=2, max_queue_size=10):
+                 max_scale=1.0, seed=0, workers=2, max_queue_size=10, start=0):
         if workers < 2:
             raise ValueError(f"workers must be at least 2, not {workers}")
         super().__init__(workers=workers, use_multiprocessing=False,
@@ -218,7 +236,7 @@ class PackedPhotos(keras.utils.PyDataset):
             raise ValueError(f"{source}: {len(self.photos)} photos, fewer than one batch "
                              f"of {batch_size}")
         self.batch_size, self.crop, self.stride = batch_size, crop_size, target_stride
-        self.max_scale, self.seed = max_scale, seed
+        self.max_scale, self.seed, self.start = max_scale, seed, int(start)
         self.batches_per_pass = len(self.photos) // batch_size
 
     @property
@@ -230,9 +248,10 @@ class PackedPhotos(keras.utils.PyDataset):
         return np.random.default_rng((self.seed, pass_index)).permutation(len(self.photos))
 
     def __getitem__(self, i):
-        pass_index, j = divmod(int(i), self.batches_per_pass)
+        i = int(i) + self.start
+        pass_index, j = divmod(i, self.batches_per_pass)
         idx = self.order(pass_index)[j * self.batch_size:(j + 1) * self.batch_size]
-        rng = np.random.default_rng((self.seed, int(i), 1))
+        rng = np.random.default_rng((self.seed, i, 1))
         pairs = [train_example(self.photos[int(k)], self.crop, self.stride, self.max_scale, rng)
                  for k in idx]
         return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])

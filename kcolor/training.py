@@ -249,6 +249,17 @@ def _best_logged(csv_path, monitor):
     return max(values) if values else None
 
 
+def finished_epochs(output_dir):
+    """Epochs a killed run in ``output_dir`` finished, as its
+    ``BackupAndRestore`` state records them (0 for a fresh run): the epoch the
+    run resumes at."""
+    path = os.path.join(output_dir, "backup", "training_metadata.json")
+    if not os.path.exists(path):
+        return 0
+    with open(path) as f:
+        return int(json.load(f)["epoch"])
+
+
 def train(recipe, config, extra_callbacks=()):
     """Trains ``recipe`` as ``config`` says; returns the Keras History.
     ``extra_callbacks`` run after the validation callback, before the

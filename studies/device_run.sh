@@ -3,7 +3,8 @@
 # repository root, one stage per `run` call:
 #   setup              install .whl into .devsite (kept between calls while the
 #                      machine stays warm), show the GPU, train 2 x 20 steps
-#                      on the val shards (a smoke test and the step time), and
+#                      on the val shards (a smoke test and the step time;
+#                      SMOKE_STEPS=N sets the 20), and
 #                      time the input alone (benchmarks/packed_input.py)
 #   data               nothing: a call that only carries a training shard over
 #   train STEPS EPOCHS MINUTES [LR] [BATCH]
@@ -23,7 +24,7 @@ case "$stage" in
     python3 -c "import jax, keras; print('jax', jax.__version__, jax.devices(), 'keras', keras.__version__)"
     python3 studies/device_train.py --data_dir=.devdata/val --val_dir=.devdata/diverse_val \
       --val_limit=64 --init_from=lite128 --output_dir=.devruns/smoke --epochs=2 \
-      --steps_per_epoch=20 --batch_size=64 --max_scale=2 --learning_rate=1e-5 \
+      --steps_per_epoch="${SMOKE_STEPS:-20}" --batch_size=64 --max_scale=2 --learning_rate=1e-5 \
       --preset_name=smoke --export_dir="$OUT" 2>&1 | grep -v "^I0000\|^W0000"
     rm -rf .devruns/smoke
     # can the input keep up? photos/s by thread count (a step of 64 needs 64 photos)

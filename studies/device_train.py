@@ -71,9 +71,11 @@ def packed_recipe(recipe, workers):
     """``recipe`` reading its photos from ``kcolor.packed`` shards."""
 
     def datasets(recipe, config):
+        # A resumed run goes on with the batches after those its finished epochs took.
+        start = training.finished_epochs(config.output_dir) * config.steps_per_epoch
         train = packed.PackedPhotos(config.data_dir, config.batch_size, config.crop_size,
                                     max_scale=config.max_scale, seed=config.seed or 0,
-                                    workers=workers)
+                                    workers=workers, start=start)
         val = packed.validation_batches(config.val_dir or config.data_dir, config.val_size,
                                         limit=config.val_limit)
         return train, callbacks.ValidationMetrics(val, recipe.temperature)

@@ -82,12 +82,15 @@ def test_killed_run_resumes_from_last_epoch(photo_dir, tmp_path, monkeypatch):
         training.train(recipe, tiny_config(photo_dir, out, epochs=3))
     assert [r["epoch"] for r in read_log(out / "log.csv")] == ["0", "1"]
     assert (out / "backup").is_dir()
+    assert training.finished_epochs(str(out)) == 2  # where the rerun starts
+    assert training.finished_epochs(str(tmp_path / "fresh")) == 0
 
     monkeypatch.setattr(keras.Model, "fit", real_fit)
     history = training.train(recipe, tiny_config(photo_dir, out, epochs=3))
     assert len(history.history["loss"]) == 1  # only the missing epoch ran
     assert [r["epoch"] for r in read_log(out / "log.csv")] == ["0", "1", "2"]
     assert not (out / "backup").exists()  # removed once the run finished
+    assert training.finished_epochs(str(out)) == 0
 
 
 def test_recipe_command_line(photo_dir, tmp_path):
