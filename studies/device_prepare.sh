@@ -10,7 +10,7 @@
 # Both folders are git-ignored. Run from the repository root, in the venv.
 set -euo pipefail
 DATA=${DATA:-../shared/data}
-SHARD_MB=${SHARD_MB:-30}
+SHARD_MB=${SHARD_MB:-31.4}
 
 KERAS=$(python -c "import keras; print(keras.__version__)")
 mkdir -p .whl
