@@ -335,6 +335,7 @@ def train(recipe, config, extra_callbacks=()):
         train_ds,
         epochs=config.epochs,
         steps_per_epoch=config.steps_per_epoch,
+        shuffle=False,  # every input here (tf.data, PyDataset) shuffles itself; Keras would warn
         callbacks=cbs,
         verbose=1 if os.isatty(1) else 2,
     )
