@@ -215,6 +215,7 @@ def main(argv):
         f, col, psnr = _score(_decode(path), still, fed)
         print(f"| {config} | {f / truth:.2f} | {col / col_fed:.2f} | {psnr:.2f} | "
               f"{os.path.getsize(path) / 1024:.0f} | {secs:.1f} |", flush=True)
+        os.remove(path)  # only the scores are kept; the cache holds the fed frames
     if FLAGS.truth_configs:
         real = np.stack(list(bench._frames(src, FLAGS.max_frames)))
         for config in FLAGS.truth_configs.split(";"):
@@ -224,6 +225,7 @@ def main(argv):
             f, _, psnr = _score(_decode(path), still, real)
             print(f"| real clip, {config} | {f / truth:.2f} | | {psnr:.2f} (vs real) | "
                   f"{os.path.getsize(path) / 1024:.0f} | |", flush=True)
+            os.remove(path)
 
 
 if __name__ == "__main__":
