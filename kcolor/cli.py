@@ -12,13 +12,18 @@ Subcommands:
   study     a "which photo is real?" user study: ``kcolor study make`` / ``kcolor study score``
   train   run a fit recipe (``kcolor train huber --data_dir=...``)
 
-``kcolor SUBCOMMAND --helpfull`` lists a subcommand's flags.
+``kcolor SUBCOMMAND --helpfull`` lists a subcommand's flags. Every subcommand
+takes ``--verbose``: also print TensorFlow's start-up log and C++ INFO
+messages on stderr (by default only warnings and errors go there; see
+kcolor/quiet.py).
 """
 
 import importlib
 import sys
 
 from absl import app, flags
+
+from kcolor import quiet
 
 FLAGS = flags.FLAGS
 
@@ -277,18 +282,24 @@ def main():
         print(__doc__)
         sys.exit(0 if len(argv) > 1 and argv[1] in ("-h", "--help", "help") else 2)
     command = argv[1]
+    # Before anything imports TensorFlow (absl parses --verbose only later):
+    # TF_CPP_MIN_LOG_LEVEL=1 unless set, and TF's start-up lines filtered out.
+    if not quiet.verbose_requested(argv[2:]):
+        quiet.quiet_tensorflow()
     if command == "train":
         if len(argv) < 3 or argv[2].startswith("-"):
             sys.exit("usage: kcolor train RECIPE [flags]")
         sys.argv = [f"kcolor train {argv[2]}"] + argv[3:]
+        quiet.define_flag()
         return _train_main(argv[2])
     if command == "beam":  # argparse, not absl: flags it does not know go to Beam
         from kcolor import beam
 
-        sys.exit(beam.main(argv[2:]))
+        sys.exit(beam.main(quiet.strip_verbose(argv[2:])))
     if command not in COMMANDS:
         sys.exit(f"kcolor: unknown command {command!r}\n{__doc__}")
     define, run = COMMANDS[command]
+    quiet.define_flag()
     define()
     sys.argv = [f"kcolor {command}"] + argv[2:]
     app.run(run)
