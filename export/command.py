@@ -58,15 +58,10 @@ def export(model_spec, output_dir, formats=FORMATS, name="kcolor", version=1, si
     size = int(size or cfg.get("size", 256))
     decoding = decode.Decoding.from_config(cfg, temperature, saturation)
     variants = [f[len("tflite_"):] for f in formats if f.startswith("tflite_")]
-    from kcolor.instance import model as instance_model
+    from kcolor import kinds
 
-    if variants and instance_model.is_instance_model(model):
-        base = cfg.get("full_branch_from")
-        raise ValueError("instance-aware models export as a SavedModel only "
-                         "(--formats=saved_model); TFLite files take no boxes"
-                         + (f": for a phone export --model={base}, which is this model's "
-                            "full-image branch (its output on photos without boxes)"
-                            if base else ""))
+    if variants:
+        kinds.for_model(model).check_tflite(model, cfg)
     done = {}
     if "saved_model" in formats:
         done["saved_model"] = saved_model.export_saved_model(

@@ -11,12 +11,14 @@ Signatures:
   (the network sees L at the model's working size ``size``). The ``_bytes``
   suffix makes TF Serving's REST API return the PNGs as ``{"b64": ...}``.
 
-* ``colorize_with_boxes`` (instance-aware models, ``kcolor.instance``
-  only): ``L`` as above, ``boxes`` float32 [batch, K, 4] normalised
-  (x0, y0, x1, y1) of the unpadded image, ``valid`` float32 [batch, K]
-  (1 = box, 0 = padding; K is the model's ``max_boxes``) → ``ab`` and
-  ``rgb`` as serving_default. For such a model serving_default and
-  colorize_image use no boxes (the full-image branch alone).
+* the signature of the model kind's condition (``kcolor.kinds``), if it
+  takes one: ``colorize_with_boxes`` (instance-aware models): ``L`` as
+  above, ``boxes`` float32 [batch, K, 4] normalised (x0, y0, x1, y1) of the
+  unpadded image, ``valid`` float32 [batch, K] (1 = box, 0 = padding; K is
+  the model's ``max_boxes``) → ``ab`` and ``rgb`` as serving_default; or
+  ``colorize_with_hints`` (hint-aware models, ``kcolor.hints``). For such a
+  model serving_default and colorize_image take no condition (the kind's
+  plain path: the full-image branch alone, the automatic colour).
 
 Warm-up requests for serving_default and colorize_image go to
 ``assets.extra/tf_serving_warmup_requests``.
@@ -39,25 +41,20 @@ def export_saved_model(model, output_dir, name="kcolor", version=1, size=256, de
     import keras
     import tensorflow as tf
 
-    from kcolor import decode, models
-    from kcolor.instance import model as instance_model
+    from kcolor import decode, kinds, models
 
     decoding = decoding or decode.Decoding()
-    with_boxes = None
-    if instance_model.is_instance_model(model):
-        with_boxes = instance_model.build_inference_model(model, **decoding.as_dict())
-        k = instance_model.max_boxes(model)
-
-        def inference(L):  # no boxes
-            n = tf.shape(L)[0]
-            return with_boxes([L, tf.zeros([n, k, 4]), tf.zeros([n, k])])
-    else:
-        inference = graph.inference_model(model, decoding)
+    kind = kinds.for_model(model)
+    multiple = models.input_multiple(model)
+    inference = kind.plain_inference(model, decoding)  # L -> ab: no condition
+    conditioned = kind.export_signature(model, decoding, multiple, size)
     archive = keras.export.ExportArchive()
-    archive.track(with_boxes or inference)
+    archive.track(inference)
+    if conditioned is not None:
+        archive.track(conditioned[3])
 
     def serve(L):
-        ab = graph.ab_any_size(inference, L, models.input_multiple(model))
+        ab = graph.ab_any_size(inference, L, multiple)
         return {"ab": ab, "rgb": graph.rgb_uint8(L, ab)}
 
     def colorize_image(image_bytes):
@@ -69,22 +66,9 @@ def export_saved_model(model, output_dir, name="kcolor", version=1, size=256, de
                          [tf.TensorSpec([None, None, None, 1], tf.float32, name="L")])
     archive.add_endpoint("colorize_image", colorize_image,
                          [tf.TensorSpec([None], tf.string, name="image_bytes")])
-    if with_boxes is not None:
-        def serve_boxes(L, boxes, valid):
-            from kcolor import models
-
-            shape = tf.cast(tf.shape(L)[1:3], tf.float32)
-            m = models.input_multiple(model)
-            padded = tf.math.ceil(shape / m) * m
-            sy, sx = shape[0] / padded[0], shape[1] / padded[1]  # boxes in the padded image
-            boxes = boxes * tf.stack([sx, sy, sx, sy])
-            ab = graph.ab_any_size(lambda Lp: with_boxes([Lp, boxes, valid]), L, m)
-            return {"ab": ab, "rgb": graph.rgb_uint8(L, ab)}
-
-        archive.add_endpoint("colorize_with_boxes", serve_boxes, [
-            tf.TensorSpec([None, None, None, 1], tf.float32, name="L"),
-            tf.TensorSpec([None, k, 4], tf.float32, name="boxes"),
-            tf.TensorSpec([None, k], tf.float32, name="valid")])
+    if conditioned is not None:  # colorize_with_boxes, colorize_with_hints
+        signature, function, specs, _ = conditioned
+        archive.add_endpoint(signature, function, specs)
     archive.write_out(path, verbose=False)
     if warmup_requests:
         warmup.write(path, name, size)

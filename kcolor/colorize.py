@@ -21,6 +21,77 @@ from PIL import Image
 from kcolor import atomic, color, imageio  # no Keras here: .tflite runs need none
 
 
+class KerasBackend:
+    """A Keras model through its kind (``kcolor.kinds``): ``plain`` (L → ab,
+    a Keras inference model) and, for a kind that takes a condition,
+    ``conditioned(L, *inputs)``."""
+
+    def __init__(self, model, decoding):
+        from kcolor import kinds
+
+        kind = kinds.for_model(model)
+        self.condition = kind.condition
+        self.plain = kind.plain_inference(model, decoding)
+        self._conditioned = kind.conditioned_inference(model, decoding)
+        self.capacity = self.condition.capacity(model) if self.condition else None
+
+    def predict_plain(self, L):
+        return np.asarray(self.plain.predict_on_batch(L))
+
+    def predict_conditioned(self, L, values):
+        return self._conditioned(L, *self.condition.inputs(values, self.capacity))
+
+
+class LiteBackend:
+    """A ``.tflite`` file from ``kcolor export``, run by ``kcolor.lite``
+    (no TensorFlow or Keras); ab × ``saturation``."""
+
+    condition = None
+    capacity = None
+
+    def __init__(self, path, saturation):
+        from kcolor import lite
+
+        self.runner = lite.LiteRunner(path)
+        self.saturation = saturation
+
+    def predict_plain(self, L):
+        return self.runner.predict_ab(L) * self.saturation
+
+
+class SavedModelBackend:
+    """A SavedModel from ``kcolor export``: its ``serving_default`` and, when
+    it has one, the signature of a kind's condition (``colorize_with_boxes``,
+    ``colorize_with_hints``); ab × ``saturation``."""
+
+    def __init__(self, path, saturation):
+        import tensorflow as tf
+
+        from kcolor import kinds
+
+        self.loaded = tf.saved_model.load(path)  # keeps the signatures' variables alive
+        self.serving = self.loaded.signatures["serving_default"]
+        self.saturation = saturation
+        self.condition = self.signature = self.capacity = None
+        for condition in kinds.conditions().values():
+            if condition.signature in self.loaded.signatures:
+                self.condition = condition
+                self.signature = self.loaded.signatures[condition.signature]
+                self.capacity = condition.capacity(self.signature)
+
+    def predict_plain(self, L):
+        import tensorflow as tf
+
+        return self.serving(L=tf.constant(L))["ab"].numpy() * self.saturation
+
+    def predict_conditioned(self, L, values):
+        import tensorflow as tf
+
+        extra = self.condition.signature_inputs(values, self.capacity)
+        ab = self.signature(L=tf.constant(L), **{k: tf.constant(v) for k, v in extra.items()})
+        return ab["ab"].numpy() * self.saturation
+
+
 class Colorizer:
     """Loads a model once and colorizes RGB arrays.
 
@@ -39,10 +110,12 @@ class Colorizer:
         the photo's mean colour; otherwise it multiplies ab. For an exported
         model (whose own saturation was fixed at export) it multiplies ab.
 
-    An instance-aware model (``kcolor.instance``; a ``.keras`` file, or a
-    SavedModel with a ``colorize_with_boxes`` signature) takes boxes:
-    ``colorize(images, boxes=[...])``, one [n, 4] array of normalised
-    (x0, y0, x1, y1) a photo; ``instance_aware`` tells which.
+    The model runs behind one of three back-ends with the same interface
+    (``KerasBackend``, ``LiteBackend``, ``SavedModelBackend``). A model whose
+    kind takes a condition (``kcolor.kinds``: an instance-aware model takes
+    ``boxes``, a hint-aware one ``hints``) gets it by keyword:
+    ``colorize(images, boxes=[...])``, one value a photo (None: nothing, the
+    model's plain path); ``condition`` names the keyword the model takes.
     """
 
     def __init__(self, model=None, size=None, temperature=None, saturation=None):
@@ -50,8 +123,6 @@ class Colorizer:
         self.min_size = None  # None: every photo at self.size (see working_size)
         self.lite = None
         self.serving = None
-        self.serving_boxes = None
-        self.max_boxes = None  # boxes a photo the model takes; None: not instance-aware
         if isinstance(model, str) and model.lower().endswith(".tflite"):
             self._init_lite(model, size, temperature)
             return
@@ -69,26 +140,16 @@ class Colorizer:
             self.min_size, self._multiple = int(cfg["min_size"]), multiple
         decoding = decode.Decoding.from_config(cfg, temperature, saturation)
         self.saturation = decoding.saturation
-        from kcolor.instance import model as instance_model
-
-        if instance_model.is_instance_model(model):
-            self.max_boxes = instance_model.max_boxes(model)
-            self.inference = instance_model.build_inference_model(model, **decoding.as_dict())
-            # Photos without boxes take the full-image branch alone: the
-            # ordinary colorizer it holds (the same numbers, without the
-            # instance branch's work on empty crops).
-            self.plain = decode.build_inference_model(_full_branch(model), **decoding.as_dict())
-        else:
-            self.inference = decode.build_inference_model(model, **decoding.as_dict())
+        self.backend = KerasBackend(model, decoding)
+        self.inference = self.backend.plain  # the Keras inference model (L → ab)
 
     def _init_lite(self, path, size, temperature):
-        from kcolor import lite
-
         if not os.path.exists(path):
             raise FileNotFoundError(f"{path}: no such model file")
         if temperature is not None:
             raise ValueError(f"{path}: the temperature of a .tflite model is fixed at export")
-        self.lite = lite.LiteRunner(path)
+        self.backend = LiteBackend(path, self.saturation)
+        self.lite = self.backend.runner
         if size and int(size) != self.lite.size:
             raise ValueError(f"{path}: this .tflite model works at {self.lite.size} px, not {size}")
         self.size = self.lite.size
@@ -98,76 +159,71 @@ class Colorizer:
         Temperature and saturation were fixed at export; the working size is
         the one the export recorded (``assets.extra/kcolor.json``), else
         ``size``, else 128 (exports made before it was recorded)."""
-        import tensorflow as tf
-
         if temperature is not None:
             raise ValueError(f"{path}: the temperature of a SavedModel is fixed at export")
-        loaded = tf.saved_model.load(path)
-        self.serving = loaded.signatures["serving_default"]
-        if "colorize_with_boxes" in loaded.signatures:
-            self.serving_boxes = loaded.signatures["colorize_with_boxes"]
-            self.max_boxes = int(self.serving_boxes.structured_input_signature[1]["boxes"].shape[1])
-        self._loaded = loaded  # keeps the signatures' variables alive
+        self.backend = SavedModelBackend(path, self.saturation)
+        self.serving = self.backend.serving
         self.size = int(size or _recorded_working_size(path) or 128)
 
     @property
+    def condition(self):
+        """The keyword of the condition the model takes ("boxes", "hints"), or None."""
+        return self.backend.condition.name if self.backend.condition else None
+
+    @property
     def instance_aware(self):
-        return self.max_boxes is not None
+        return self.condition == "boxes"
 
-    def _padded_boxes(self, boxes, n):
-        """(boxes [n, K, 4], valid [n, K]) from a list of [n_i, 4] (or None)."""
-        from kcolor.instance import boxes as boxes_lib
+    @property
+    def max_boxes(self):
+        """Boxes a photo the model takes; None: not instance-aware."""
+        return self.backend.capacity if self.instance_aware else None
 
-        if boxes is None:
-            boxes = [None] * n
-        if len(boxes) != n:
-            raise ValueError(f"{len(boxes)} box lists for {n} photos")
-        return boxes_lib.pad_batch([np.zeros((0, 4)) if b is None else b for b in boxes],
-                                   self.max_boxes)
+    def _values(self, n, values, conditions):
+        """The one condition's values for ``n`` photos (None: none given):
+        ``values`` (positional: the model's own condition) or its keyword."""
+        from kcolor import kinds
 
-    def predict_ab(self, L_batch, boxes=None):
-        """ab [B, s, s, 2] for L [B, s, s, 1] at the working size; ``boxes``:
-        one [n, 4] normalised array (or None) a photo, instance-aware models only."""
-        if boxes is not None and not self.instance_aware and any(
-                b is not None and len(b) for b in boxes):
-            raise ValueError("this model is not instance-aware: it takes no boxes "
-                             "(train one with recipes/instance_*.py, or use --instances=none)")
-        if self.instance_aware:
-            L = np.asarray(L_batch, np.float32)
-            has = [b is not None and len(b) > 0 for b in (boxes or [None] * len(L))]
-            if not any(has):
-                return self._predict_plain(L)
-            if not all(has):  # photos without boxes: the full-image branch alone
-                ab = np.empty(L.shape[:3] + (2,), np.float32)
-                idx = [i for i, h in enumerate(has) if h]
-                rest = [i for i, h in enumerate(has) if not h]
-                ab[idx] = self.predict_ab(L[idx], [boxes[i] for i in idx])
-                ab[rest] = self._predict_plain(L[rest])
-                return ab
-            b, v = self._padded_boxes(boxes, len(L_batch))
-            if self.serving_boxes is not None:
-                import tensorflow as tf
+        mine = self.condition
+        given = {k: v for k, v in conditions.items() if v is not None}
+        if values is not None:
+            given[mine or "values"] = values
+        known = kinds.conditions()
+        for name, vals in given.items():
+            if name == mine:
+                continue
+            if name not in known:
+                raise TypeError(f"unknown condition {name!r}; kcolor's: {', '.join(known)}")
+            if any(known[name].present(v) for v in vals):
+                raise ValueError(known[name].refusal
+                                 + (f" (this model takes {mine})" if mine else ""))
+        values = given.get(mine) if mine else None
+        if values is not None and len(values) != n:
+            raise ValueError(f"{len(values)} {mine} lists for {n} photos")
+        return values
 
-                ab = self.serving_boxes(L=tf.constant(L), boxes=tf.constant(b),
-                                        valid=tf.constant(v))["ab"]
-                return ab.numpy() * self.saturation
-            return np.asarray(self.inference.predict_on_batch([L, b, v]))
-        if self.lite is not None:
-            return self.lite.predict_ab(L_batch) * self.saturation
-        if self.serving is not None:
-            import tensorflow as tf
-
-            ab = self.serving(L=tf.constant(np.asarray(L_batch, np.float32)))["ab"]
-            return ab.numpy() * self.saturation
-        return np.asarray(self.inference.predict_on_batch(np.asarray(L_batch, np.float32)))
-
-    def _predict_plain(self, L):
-        """ab of an instance-aware model for photos without boxes."""
-        if self.serving is not None:  # serving_default: the full-image branch
-            import tensorflow as tf
-
-            return self.serving(L=tf.constant(L))["ab"].numpy() * self.saturation
-        return np.asarray(self.plain.predict_on_batch(L))
+    def predict_ab(self, L_batch, values=None, **conditions):
+        """ab [B, s, s, 2] for L [B, s, s, 1] at the working size. The
+        condition the model takes, as ``values`` or by its keyword
+        (``boxes=``: one [n, 4] normalised array a photo; ``hints=``: one
+        working-size value a photo; None: nothing). Photos without one take
+        the model's plain path."""
+        L = np.asarray(L_batch, np.float32)
+        values = self._values(len(L), values, conditions)
+        backend = self.backend
+        if values is None:
+            return backend.predict_plain(L)
+        has = [backend.condition.present(v) for v in values]
+        if not any(has):
+            return backend.predict_plain(L)
+        if all(has):
+            return backend.predict_conditioned(L, list(values))
+        ab = np.empty(L.shape[:3] + (2,), np.float32)
+        idx = [i for i, h in enumerate(has) if h]
+        rest = [i for i, h in enumerate(has) if not h]
+        ab[idx] = backend.predict_conditioned(L[idx], [values[i] for i in idx])
+        ab[rest] = backend.predict_plain(L[rest])
+        return ab
 
     def working_size(self, h, w):
         """The side a photo of h x w is squashed to for the network: ``size``,
@@ -178,28 +234,39 @@ class Colorizer:
         side = min(h, w) // self._multiple * self._multiple
         return int(min(self.size, max(self.min_size, side)))
 
-    def _ab_at_sizes(self, Ls, boxes=None):
+    def _ab_at_sizes(self, Ls, values=None, **conditions):
         """Yields, for each L [H, W, 1] of ``Ls`` (any sizes), ab [H, W, 2]:
         L squashed to its working size, colorized in one batch per working
-        size, and the ab resized back to that L's size."""
+        size, and the ab resized back to that L's size. ``conditions``: one
+        value a photo, given for the photo's own size."""
         sizes = [self.working_size(L.shape[0], L.shape[1]) for L in Ls]
+        values = self._values(len(Ls), values, conditions)
+        condition = self.backend.condition
         abs_ = [None] * len(Ls)
         for s in sorted(set(sizes)):
             idx = [i for i, z in enumerate(sizes) if z == s]
             small = np.stack([_resize(Ls[i], s, s) for i in idx])
-            part = None if boxes is None else [boxes[i] for i in idx]
+            part = None
+            if values is not None:
+                part = [
+                    None if values[i] is None else condition.at_working_size(
+                        condition.clip(values[i], self.backend.capacity),
+                        Ls[i].shape[0], Ls[i].shape[1], s) for i in idx]
             for i, ab in zip(idx, self.predict_ab(small, part)):
                 abs_[i] = ab
         for i, ab in enumerate(abs_):
             abs_[i] = None
             yield _resize(ab, Ls[i].shape[0], Ls[i].shape[1])
 
-    def predict_ab_at_size(self, L_batch, boxes=None):
+    def predict_ab_at_size(self, L_batch, values=None, **conditions):
         """ab at the size of ``L_batch`` [B, H, W, 1] (as ``colorize`` does)."""
-        return np.stack(list(self._ab_at_sizes(np.asarray(L_batch, np.float32), boxes)))
+        return np.stack(list(self._ab_at_sizes(np.asarray(L_batch, np.float32), values,
+                                               **conditions)))
 
-    def colorize(self, rgb_images, boxes=None):
+    def colorize(self, rgb_images, values=None, **conditions):
         """Colorizes a list of uint8 RGB arrays (any sizes); returns uint8 RGB.
+        ``values`` or ``conditions``: as ``predict_ab``, one value a photo,
+        for the photo's own size (``boxes=``; ``hints=``: points in its pixels).
 
         Full-size colour conversions run in strips of rows, so a photo costs
         its L (4 B/px), its upsampled ab (8 B/px) and the uint8 output
@@ -207,7 +274,7 @@ class Colorizer:
         """
         Ls = [_lightness(im) for im in rgb_images]
         out = []
-        for i, ab_full in enumerate(self._ab_at_sizes(Ls, boxes)):
+        for i, ab_full in enumerate(self._ab_at_sizes(Ls, values, **conditions)):
             L, Ls[i] = Ls[i], None  # drop each L as soon as its photo is done
             out.append(_join(L, ab_full))
         return out
@@ -253,35 +320,11 @@ def _recorded_working_size(saved_model_dir):
         return None
 
 
-def _full_branch(model):
-    """The full-image branch of an instance-aware Keras model (either kind)."""
-    from kcolor.instance import lite_model
-    from kcolor.instance import model as instance_model
-
-    if lite_model.is_lite_instance_model(model):
-        return lite_model.full_branch(model)
-    return instance_model.full_branch(model)
-
-
 def load_model(model=None):
-    """(Keras training model, preset config or {}) from a preset name (None:
-    the default preset), a preset's ``.json`` path (its ``.npz`` beside it),
-    a ``.keras`` path or a model object."""
-    import keras
-
+    """(Keras training model, preset config or {}): ``kcolor.presets.load_model``."""
     from kcolor import presets
-    from kcolor.instance import fusion  # noqa: F401 (registers the instance-aware layers)
 
-    if model is None or (isinstance(model, str) and model in presets.names()):
-        return presets.load(model or presets.DEFAULT)
-    if isinstance(model, str):
-        if not os.path.exists(model):
-            raise FileNotFoundError(f"{model}: no such model file or preset")
-        if model.endswith(".json"):
-            folder, name = os.path.split(model)
-            return presets.load(name[:-len(".json")], folder or ".")
-        return keras.models.load_model(model, compile=False), {}
-    return model, {}
+    return presets.load_model(model)
 
 
 def gray_rgb(rgb):

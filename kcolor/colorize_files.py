@@ -77,9 +77,9 @@ def run(paths, output_dir, model=None, size=None, temperature=None, saturation=N
     left in the output folders by a run killed mid-write).
 
     ``instances`` (instance-aware models only): None or "none" (no boxes),
-    "auto" (``kcolor.instance.detector``), or a boxes JSON file
-    (``kcolor.instance.boxes``), looked up by each photo's path as given,
-    its path below the folder given, then its file name.
+    "auto" (the face detector), or a boxes JSON file, looked up by each
+    photo's path as given, its path below the folder given, then its file
+    name (the ``boxes`` condition of ``kcolor.kinds``).
 
     ``fmt`` overrides the output format (an extension such as "png");
     ``pairs`` writes gray | colour side by side instead of the colour photo;
@@ -91,7 +91,7 @@ def run(paths, output_dir, model=None, size=None, temperature=None, saturation=N
     Colour inputs are colorized from their lightness (a one-time note says so).
     """
     output_path("check", output_dir, fmt)  # an unknown --format fails before any work
-    boxes_for = _boxes_source(instances)  # a bad boxes file fails before any work too
+    condition, value_for = _condition_source(instances=instances)  # a bad file fails before any work too
     jobs, planned, failed = [], [], 0
     found = expand(paths)
     rels = dict(found)
@@ -109,7 +109,7 @@ def run(paths, output_dir, model=None, size=None, temperature=None, saturation=N
     stale = atomic.remove_stale({output_dir} | {os.path.dirname(d) for _, d in planned})
     t0 = time.perf_counter()
     done, more_failed = _colorize_jobs(jobs, model, size, temperature, saturation, batch_size,
-                                       progress, pairs, boxes_for, rels, instances, temporal,
+                                       progress, pairs, condition, value_for, rels, temporal,
                                        video_options) if jobs else (0, 0)
     if done and progress:
         seconds = time.perf_counter() - t0
@@ -142,44 +142,40 @@ class Summary(tuple):
         return line
 
 
-def _boxes_source(instances):
-    """None (no boxes), or f(rgb, src, rel) → [n, 4] normalised boxes, best first."""
-    if instances in (None, "", "none"):
-        return None
-    if instances == "auto":
-        from kcolor.instance import detector
+def _condition_source(**specs):
+    """(Condition, f(rgb, src, rel) → this photo's value) of the one
+    condition a flag asks for (``kcolor.kinds``: ``instances`` → boxes), or
+    (None, None); a bad file fails here, before any photo is read."""
+    from kcolor import kinds
 
-        try:
-            det = detector.Detector()
-        except ImportError as e:
-            raise ValueError(str(e)) from None
-
-        return lambda rgb, src, rel: detector.normalised_boxes(det, rgb)
-    from kcolor.instance import boxes
-
-    f = boxes.BoxesFile(instances)
-
-    def from_file(rgb, src, rel):
-        b, s = f.for_photo(rgb.shape[1], rgb.shape[0], src, rel, os.path.basename(src))
-        return b[boxes.best_first(b, s)]
-    return from_file
+    by_flag = {c.flag: c for c in kinds.conditions().values()}
+    asked = []
+    for flag, spec in specs.items():
+        source = by_flag[flag].source(spec)
+        if source is not None:
+            asked.append((by_flag[flag], source, spec))
+    if len(asked) > 1:
+        raise ValueError(" and ".join(f"--{c.flag}" for c, _, _ in asked)
+                         + ": give one of them (no model takes both)")
+    if not asked:
+        return None, None
+    condition, source, spec = asked[0]
+    source.spec = spec
+    return condition, source
 
 
 def _colorize_jobs(jobs, model, size, temperature, saturation, batch_size, progress, pairs,
-                   boxes_for=None, rels=None, instances=None, temporal="filter",
+                   condition=None, value_for=None, rels=None, temporal="filter",
                    video_options=None):
-    if boxes_for is not None and model is None:  # --instances alone: the instance-aware preset
-        from kcolor import presets
-
-        model = presets.DEFAULT_INSTANCES
+    if condition is not None and model is None:  # --instances alone: that kind's preset
+        model = condition.default_preset
     colorizer = colorize.Colorizer(model, size, temperature, saturation)
-    if boxes_for is not None and not colorizer.instance_aware:
-        raise ValueError(f"--instances={instances} needs an instance-aware model "
-                         f"(recipes/instance_fusion.py); {model or 'the default model'} "
-                         "takes no boxes")
+    if condition is not None and colorizer.condition != condition.name:
+        raise ValueError(f"--{condition.flag}={value_for.spec} needs {condition.model_words}; "
+                         f"{model or 'the default model'} takes no {condition.name}")
     clips = [j for j in jobs if video.is_video(j[0])]
     photos = [j for j in jobs if not video.is_video(j[0])]
-    done, failed = _colorize_photos(photos, colorizer, batch_size, progress, pairs, boxes_for,
+    done, failed = _colorize_photos(photos, colorizer, batch_size, progress, pairs, value_for,
                                     rels) if photos else (0, 0)
     for src, dst in clips:
         ok = _colorize_clip(src, dst, colorizer, batch_size, progress, temporal, video_options)
@@ -207,13 +203,13 @@ def _colorize_clip(src, dst, colorizer, batch_size, progress, temporal, video_op
     return False
 
 
-def _colorize_photos(jobs, colorizer, batch_size, progress, pairs, boxes_for, rels):
+def _colorize_photos(jobs, colorizer, batch_size, progress, pairs, value_for, rels):
     failed, noted_colour = 0, False
     bar = _progbar(len(jobs)) if progress else None
     t0 = time.perf_counter()
     done = 0
     for start in range(0, len(jobs), batch_size):
-        batch, images, box_lists = [], [], []
+        batch, images, values = [], [], []
         for src, dst in jobs[start:start + batch_size]:
             try:
                 rgb, alpha = colorize.read_photo(src)
@@ -226,18 +222,17 @@ def _colorize_photos(jobs, colorizer, batch_size, progress, pairs, boxes_for, re
                 print(f"\nnote: {src} is a colour photo; kcolor colorizes its lightness "
                       "and ignores its colours (noted once)", file=sys.stderr)
                 noted_colour = True
-            if boxes_for is not None:
+            if value_for is not None:
                 try:
-                    box_lists.append(boxes_for(rgb, src, (rels or {}).get(src))
-                                     [:colorizer.max_boxes])
-                except ValueError as e:  # a box outside this photo
+                    values.append(value_for(rgb, src, (rels or {}).get(src)))
+                except ValueError as e:  # a box outside this photo, a bad hints file
                     print(f"\n{src}: {e}", file=sys.stderr)
                     failed += 1
                     continue
             batch.append((src, dst, alpha))
             images.append(rgb)
         if images:
-            outs = colorizer.colorize(images, box_lists if boxes_for is not None else None)
+            outs = colorizer.colorize(images, values if value_for is not None else None)
             for (src, dst, alpha), rgb, out in zip(batch, images, outs):
                 if pairs:
                     gray = colorize.gray_rgb(rgb)
@@ -252,3 +247,8 @@ def _colorize_photos(jobs, colorizer, batch_size, progress, pairs, boxes_for, re
             seen = min(start + batch_size, len(jobs))
             bar.update(seen, values=[("photos/s", seen / (time.perf_counter() - t0))])
     return done, failed
+
+
+def _boxes_source(instances):
+    """f(rgb, src, rel) → the boxes ``--instances`` gives a photo, or None."""
+    return _condition_source(instances=instances)[1]

@@ -39,21 +39,24 @@ def run(folder, model=None, size=DEFAULT_SIZE, temperature=None, limit=None, sat
     ``kcolor colorize --instances=auto`` would find (the face detector, run
     on the gray photo the model sees); ``model`` defaults to the
     instance-aware preset. ``None`` or ``"none"``: no boxes. A detector (an
-    object with ``detect(rgb)``, as ``kcolor.instance.detector.Detector``)
-    may be given instead of ``"auto"``.
+    object with ``detect(rgb)``, as the instance kind's face detector)
+    may be given instead of ``"auto"`` (the ``boxes`` condition of
+    ``kcolor.kinds`` turns either into boxes).
     """
-    auto = instances not in (None, "none")
-    if auto and model is None:
-        from kcolor import presets
+    from kcolor import kinds
 
-        model = presets.DEFAULT_INSTANCES
+    boxes = kinds.conditions()["boxes"]
+    boxes_for = boxes.source(instances)
+    auto = boxes_for is not None
+    if auto and model is None:
+        model = boxes.default_preset
     c = colorize.Colorizer(model, working_size, temperature, saturation)
     predict, counts = c.predict_ab_at_size, {"photos": 0, "with_boxes": 0}
     if auto:
-        if not c.instance_aware:
-            raise ValueError(f"--instances={instances} needs an instance-aware model; "
+        if c.condition != boxes.name:
+            raise ValueError(f"--instances={instances} needs {boxes.model_words}; "
                              f"{model} takes no boxes")
-        predict = _with_detected_boxes(c, instances, counts)
+        predict = _with_values(c, boxes_for, counts)
     jury = None
     if natural_colour:
         from kcolor import natural_colour as natural
@@ -95,21 +98,19 @@ def run(folder, model=None, size=DEFAULT_SIZE, temperature=None, limit=None, sat
     return table
 
 
-def _with_detected_boxes(c, instances, counts):
-    """``c.predict_ab_at_size`` with the boxes a detector finds on each gray photo."""
+def _with_values(c, value_for, counts):
+    """``c.predict_ab_at_size`` with the condition ``value_for`` finds on each
+    gray photo (the boxes a detector finds)."""
     from kcolor import color
-    from kcolor.instance import detector
-
-    det = detector.Detector() if isinstance(instances, str) else instances
 
     def predict(L):
         L = np.asarray(L, np.float32)
         zeros = np.zeros(L.shape[:-1] + (2,), np.float32)
         gray = _u8(np.asarray(color.lab_to_rgb(np.concatenate([L, zeros], -1), np)))
-        boxes = [detector.normalised_boxes(det, g)[:c.max_boxes] for g in gray]
+        values = [value_for(g, None, None) for g in gray]
         counts["photos"] += len(L)
-        counts["with_boxes"] += sum(len(b) > 0 for b in boxes)
-        return c.predict_ab_at_size(L, boxes)
+        counts["with_boxes"] += sum(len(v) > 0 for v in values)
+        return c.predict_ab_at_size(L, values)
 
     return predict
 

@@ -12,11 +12,22 @@ import tempfile
 
 import numpy as np
 
-from kcolor import imageio, models
+from kcolor import imageio, kinds
 
 PRESET_DIR = os.path.join(os.path.dirname(__file__), "assets", "presets")
 DEFAULT = "lite"
-DEFAULT_INSTANCES = "lite_instances"  # kcolor colorize --instances=auto (or a boxes file)
+
+
+def default_for(condition):
+    """The preset a run with ``condition`` (a ``kcolor.kinds`` keyword such as
+    "boxes" or "hints") and no model uses: its kind's ``default_preset``."""
+    return kinds.conditions()[condition].default_preset
+
+
+def __getattr__(name):  # DEFAULT_INSTANCES, as before the kinds registry
+    if name == "DEFAULT_INSTANCES":
+        return default_for("boxes")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def names():
@@ -40,34 +51,42 @@ def load(name=DEFAULT, directory=None):
     """The preset's training model (L → low-resolution prediction) and its
     config: a shipped preset, or (``directory``) one whose ``<name>.json``
     and ``<name>.npz`` lie there (``kcolor preset`` run elsewhere,
-    ``studies/device_train.py``)."""
+    ``studies/device_train.py``). The kind that owns the preset's ``arch``
+    (``kcolor.kinds``) builds the network and sets its weights."""
     cfg = config(name, directory)
-    model = models.build(cfg.get("arch", "zhang"), cfg["head"], cfg.get("width", 0.25),
-                         cfg["grid"], name=name, **cfg.get("build", {}))
+    arch = cfg.get("arch", "zhang")
+    kind = kinds.for_arch(arch)
+    model = kind.build(arch, cfg["head"], cfg.get("width", 0.25), cfg["grid"], name=name,
+                       **cfg.get("build", {}))
     with np.load(os.path.join(directory or PRESET_DIR, f"{name}.npz")) as f:
         weights = [f[f"w{i}"].astype(np.float32) for i in range(len(f.files))]
-    if cfg.get("full_branch_from"):  # an instance-aware preset on top of another preset
-        from kcolor.instance import lite_model
-
-        lite_model.load_branch(model, "full", load(cfg["full_branch_from"])[0])
-        own = _own_weights(model)
-        if len(own) != len(weights):
-            raise ValueError(f"preset {name}: {len(weights)} arrays for {len(own)} weights")
-        for variable, value in zip(own, weights):
-            variable.assign(value)
-    else:
-        model.set_weights(weights)
+    kind.load_preset_weights(model, cfg, weights, load)
     return model, cfg
 
 
-def _own_weights(model):
-    """The weights of an instance-aware model outside its full-image branch
-    (what a preset with ``full_branch_from`` stores), in ``model.weights`` order."""
-    from kcolor.instance import lite_model
+def load_model(model=None):
+    """(Keras training model, preset config or {}) from a preset name (None:
+    the default preset), a preset's ``.json`` path (its ``.npz`` beside it),
+    a ``.keras`` path or a model object."""
+    import keras
 
-    full = {id(w) for layer in lite_model.branch_layers(model, "full").values()
-            for w in layer.weights}
-    return [w for w in model.weights if id(w) not in full]
+    if model is None or (isinstance(model, str) and model in names()):
+        return load(model or DEFAULT)
+    if isinstance(model, str):
+        if not os.path.exists(model):
+            raise FileNotFoundError(f"{model}: no such model file or preset")
+        if model.endswith(".json"):
+            folder, name = os.path.split(model)
+            return load(name[:-len(".json")], folder or ".")
+        kinds.register_layers()  # every kind's layers: any .keras file loads
+        return keras.models.load_model(model, compile=False), {}
+    return model, {}
+
+
+def _own_weights(model):
+    """The weights a preset of ``model`` built on another preset stores
+    (``full_branch_from``: the kind's ``own_weights``)."""
+    return kinds.for_model(model).own_weights(model)
 
 
 def save_preset(model, name, head, width, grid, size, temperature=0.38, arch="zhang",
@@ -81,18 +100,9 @@ def save_preset(model, name, head, width, grid, size, temperature=0.38, arch="zh
     are stored, and ``load`` takes the full branch from that preset."""
     directory = directory or PRESET_DIR
     os.makedirs(directory, exist_ok=True)
-    arrays = model.get_weights()
-    if info.get("full_branch_from"):
-        from kcolor.instance import lite_model
-
-        base = lite_model.colorizer_layers(load(info["full_branch_from"])[0])
-        for layer_name, layer in lite_model.branch_layers(model, "full").items():
-            if not all(np.array_equal(np.asarray(a, np.float16), np.asarray(b, np.float16))
-                       for a, b in zip(layer.get_weights(), base[layer_name].get_weights())):
-                raise ValueError(f"{name}: layer {layer_name} of the full-image branch differs "
-                                 f"from preset {info['full_branch_from']!r}'s")
-        arrays = [np.asarray(w) for w in _own_weights(model)]
-    weights = {f"w{i}": w.astype(np.float16) for i, w in enumerate(arrays)}
+    kind = kinds.for_model(model)
+    arrays = kind.preset_arrays(model, name, info, load)
+    weights = {f"w{i}": np.asarray(w).astype(np.float16) for i, w in enumerate(arrays)}
     fd, tmp = tempfile.mkstemp(suffix=".npz", dir=directory)
     with os.fdopen(fd, "wb") as f:
         np.savez_compressed(f, **weights)
@@ -100,15 +110,9 @@ def save_preset(model, name, head, width, grid, size, temperature=0.38, arch="zh
     os.replace(tmp, os.path.join(directory, f"{name}.npz"))
     cfg = dict(arch=arch, head=head, width=width, grid=grid, size=size, temperature=temperature,
                **info)
-    if arch.startswith("instance_unet"):  # the instance-aware U-Net (kcolor.instance.lite_model)
-        from kcolor.instance import lite_model
-
-        cfg["build"] = lite_model.build_kwargs(model)
-        cfg.pop("width")
-    elif arch.startswith("unet"):  # the decoder and stem it was built with; width is unused
-        from kcolor.models import unet
-
-        cfg["build"] = unet.build_kwargs(model)
+    build = kind.build_kwargs(model)
+    if build is not None:  # the decoder, stem, ... it was built with; width is unused
+        cfg["build"] = build
         cfg.pop("width")
     with open(os.path.join(directory, f"{name}.json"), "w") as f:
         json.dump(cfg, f, indent=1)
@@ -136,17 +140,13 @@ def from_run(run_dir, name, checkpoint="best.keras", temperature=None, target_co
     with open(os.path.join(run_dir, "config.json")) as f:
         run = json.load(f)
     recipe = importlib.import_module(f"recipes.{run['recipe']}").RECIPE
+    kinds.register_layers()  # every kind's layers: the checkpoint loads
     model = keras.models.load_model(os.path.join(run_dir, checkpoint), compile=False)
     if max_boxes is not None:
-        from kcolor.instance import lite_model
-
-        if not lite_model.is_lite_instance_model(model):
-            raise ValueError(f"{run_dir}: max_boxes is for the instance-aware U-Net "
-                             "(recipes/lite_instances.py)")
-        kw = lite_model.build_kwargs(model) | {"max_boxes": int(max_boxes)}
-        rebuilt = lite_model.build_lite_instance_colorizer(name=model.name, **kw)
-        rebuilt.set_weights(model.get_weights())
-        model = rebuilt
+        try:
+            model = kinds.for_model(model).rebuilt(model, max_boxes=max_boxes)
+        except ValueError as e:
+            raise ValueError(f"{run_dir}: {e}") from None
     temperature = recipe.temperature if temperature is None else temperature
     if target_colourfulness is not None:
         if not calibration_dir:

@@ -11,3 +11,5 @@ features with learned per-pixel weights at several backbone blocks.
 
 See docs/INSTANCE_STUDY.md.
 """
+
+from kcolor.instance import kind  # noqa: F401,E402 (registers the instance-aware kind: kcolor.kinds)

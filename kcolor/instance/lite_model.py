@@ -167,9 +167,9 @@ def load_branch(model, branch, colorizer):
     """Copies an ordinary U-Net colorizer's weights (a model, a ``.keras``
     path or a preset name) into ``branch``; the instance branch has no head."""
     if isinstance(colorizer, str):
-        from kcolor import colorize
+        from kcolor import presets
 
-        colorizer, _ = colorize.load_model(colorizer)
+        colorizer, _ = presets.load_model(colorizer)
     from kcolor.instance import model as zhang_instance
 
     zhang_instance.copy_layers(colorizer_layers(colorizer), branch_layers(model, branch),

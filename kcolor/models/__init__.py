@@ -19,6 +19,7 @@ import keras
 
 from kcolor.models.zhang import HEADS, OUTPUT_STRIDE, STRIDE_MULTIPLE, build_backbone, build_colorizer
 from kcolor.models import unet  # noqa: F401 (registers Upsample2x: .keras files of a U-Net load)
+from kcolor.models import kind  # noqa: F401 (registers the plain kind: kcolor.kinds)
 
 __all__ = ["HEADS", "OUTPUT_STRIDE", "STRIDE_MULTIPLE", "build_backbone", "build_colorizer",
            "build", "input_multiple", "output_stride", "LITE_INPUT_MULTIPLE"]
@@ -55,22 +56,14 @@ def build(arch="zhang", head="classification", width=0.25, grid="zhang", name=No
           **kwargs):
     """A colorizer by architecture name: ``"zhang"`` (``width``) or
     ``"unet_lite0"``/``"unet_lite1"``/``"unet_lite2"`` (``kwargs`` go to
-    ``unet.build_unet_colorizer``) or ``"instance_unet_lite0"`` (the
-    instance-aware U-Net; ``kwargs`` go to
-    ``kcolor.instance.lite_model.build_lite_instance_colorizer``; regression
-    only: ``head`` and ``grid`` are ignored)."""
+    ``unet.build_unet_colorizer``); any other ``arch`` is built by the kind
+    that owns it (``kcolor.kinds.for_arch``: ``"instance_unet_lite0"``, the
+    instance-aware U-Net, or a hint-aware arch)."""
     if arch == "zhang":
         return build_colorizer(head, width, grid, name=name)
-    if arch.startswith("instance_unet_lite"):  # the instance-aware U-Net (``kcolor.instance``)
-        from kcolor.instance import lite_model
-
-        return lite_model.build_lite_instance_colorizer(int(arch[len("instance_unet_lite"):]),
-                                                        name=name or "lite_instance_colorizer",
-                                                        **kwargs)
     if arch.startswith("unet_lite"):
-        from kcolor.models import unet
-
         return unet.build_unet_colorizer(int(arch[len("unet_lite"):]), head, grid, name=name,
                                          **kwargs)
-    raise ValueError(f"unknown architecture {arch!r}: use zhang, unet_lite0/1/2 or "
-                     "instance_unet_lite0")
+    from kcolor import kinds
+
+    return kinds.for_arch(arch).build(arch, head, width, grid, name=name, **kwargs)
