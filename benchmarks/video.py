@@ -1,29 +1,61 @@
-"""Video colorization: flicker, colour, speed and memory of ``kcolor.video``.
+"""Video colorization: flicker, CDC, colour, speed and memory of ``kcolor.video``.
 
     nice -n 19 python benchmarks/video.py [--model=lite] [--clips=6] [--max_frames=0]
+
+The README's and docs/VIDEO_ENCODER.md's figures (all 19 shared clips, whole;
+about 35 minutes on 2 shared cores):
+
+    nice -n 19 python benchmarks/video.py --clips=19 --methods=none,filter --max_frames=0
 
 Each shared colour clip (``--video_dir``) is turned gray (Lab L with a = b = 0,
 whole, or its first ``--max_frames`` frames; written near-losslessly) and colorized by
 ``kcolor.video.colorize_video`` once per ``--methods`` ("none" is frame by
-frame, as photos); the colour clip is the truth. Per clip and method:
+frame, as photos); the colour clip is the truth ("real"). Each colorized clip
+is scored twice: as the RGB frames kcolor hands its encoder ("fed", caught by
+``kcolor.video_metrics.fed_frames``, exactly those arrays) and as the encoded
+file ("encoded", x264 CRF 17, kcolor's default). The real clip is also put
+through that same encoder (``video_metrics.encode_like_kcolor``: its decoded RGB
+frames into kcolor's encoder path, CRF 17 and any ``--encoder_options``):
+"real encoded". Per clip and method:
 
-* flicker: on still pixels (|ΔL| < 1 between consecutive frames of the truth),
-  the mean |Δab| (L2 in ab) between consecutive output frames, over the
-  truth's own (its compression noise and real changes); 1.0 = as steady as
-  the real video. Floor: ≤ 1.5 on every clip with colour.
-* colour: mean Hasler-Süsstrunk colourfulness of the output frames, over
-  frame-by-frame's. Floor: ≥ 0.8.
+* flicker (issue #29, as the field measures it): on still pixels (|ΔL| < 1
+  between consecutive frames of the real clip, the same pixels for every
+  stream), the mean |Δab| (L2 in ab) between consecutive frames, over the
+  real clip's own (its compression noise and real changes); 1.0 = as steady
+  as the real video. Three figures:
+  - fed × real: the frames kcolor makes, before any encoder. Floor: ≤ 1.5 on
+    every clip with colour (the default method, "filter").
+  - encoded × real encoded: the file against the real clip re-encoded with
+    the same settings (encoded against encoded: the encoder's own flicker
+    counts on both sides).
+  - encoded × real: the file against the raw real clip (the figure reported
+    before issue #29; x264 adds flicker to any re-encode, docs/VIDEO_ENCODER.md).
+* CDC: colour distribution consistency (TCVC, ColorMNet, NTIRE 2023 video
+  colorization): the mean Jensen-Shannon divergence (natural log) of the
+  256-bin R, G, B histograms of frames i and i + 1, i + 2, i + 4 (weights
+  1/3; each offset over its own valid range; ``kcolor.video_metrics``), of the
+  fed frames, the encoded file, the real clip and the real clip encoded.
+  Lower is steadier; not a ratio.
+* colour: mean Hasler-Süsstrunk colourfulness of the encoded output frames,
+  over frame-by-frame's. Floor: ≥ 0.8.
 * moving ab error: on pixels that move (|ΔL| ≥ 5 in the truth), the mean L2
-  distance of the output's ab to the truth's, over frame-by-frame's: above 1,
-  the smoothing smears colour behind moving things.
-* fps: frames per second end to end (decode, colorize, smooth, encode; model
-  loaded beforehand), and its ratio to frame-by-frame's. Floor: ≥ 0.7.
+  distance of the encoded output's ab to the truth's, over frame-by-frame's:
+  above 1, the smoothing smears colour behind moving things.
+* fps: frames per second end to end (decode, colorize, smooth, encode, plus
+  about 1 ms a frame writing the fed frames to a scratch file; model loaded
+  beforehand), and its ratio to frame-by-frame's. Floor: ≥ 0.7.
+
+Each clip prints one JSON line (``fed_flicker_*``, ``enc_flicker_*``,
+``flicker_*``: the three flicker ratios; ``real_enc_flicker``: the real
+clip encoded over the raw; ``cdc_*``), then a table of all clips, the worst
+clip per method and whether the floor is met.
 
 ``--memory_frames=60,600`` (0: skip) then colorizes the first clip looped to
 each length in a fresh process and reports its peak resident memory: it must
 not grow with the clip's length.
 """
 
+import itertools
 import json
 import os
 import resource
@@ -120,36 +152,70 @@ def colourfulness(rgb):
     return np.sqrt(rg.var() + yb.var()) + 0.3 * np.hypot(rg.mean(), yb.mean())
 
 
-def scores(truth, outputs, limit):
-    """({name: still |Δab|}, {name: colourfulness}, {name: moving ab error}) of
-    ``outputs`` and (first two) the truth, streaming the truth and each output
-    in step (two frames of each in memory). Moving pixels: |ΔL| ≥ 5 in the
-    truth; their error is the mean L2 distance to the truth's ab."""
-    names = list(outputs)
-    sums = {n: 0.0 for n in ["truth"] + names}
-    errs = {n: 0.0 for n in names}
-    colour = {n: [] for n in ["truth"] + names}
+class _RawFrames:
+    """A sink for ``video_metrics.fed_frames``: appends each uint8 RGB frame's
+    bytes to ``path``; ``frames()`` maps them back [n, H, W, 3] (a clip is never
+    held whole in memory)."""
+
+    def __init__(self, path):
+        self.path, self.n, self.shape = path, 0, None
+        self._f = open(path, "wb")
+
+    def __call__(self, rgb):
+        self.shape = rgb.shape
+        self._f.write(np.ascontiguousarray(rgb, np.uint8).tobytes())
+        self.n += 1
+
+    def close(self):
+        self._f.close()
+
+    def frames(self):
+        return np.memmap(self.path, np.uint8, "r", shape=(self.n,) + self.shape)
+
+
+def scores(truth, streams, limit, moving=()):
+    """Scores each of ``streams`` ({name: iterable of uint8 RGB frames, as long
+    as the truth's}) and the truth (the clip at path ``truth``, first ``limit``
+    frames) in step, two frames of each in memory. Returns {name: {"flicker",
+    "colour", "cdc"}} (the truth under "truth") and, for names in ``moving``,
+    "moving_err". Still pixels: |ΔL| < 1 between consecutive frames of the
+    truth, the same pixels for every stream; flicker: their mean |Δab| (L2 in
+    ab). Moving pixels: |ΔL| ≥ 5 in the truth; their error is the mean L2
+    distance to the truth's ab."""
+    from kcolor import video_metrics
+
+    names = ["truth"] + list(streams)
+    sums = {n: 0.0 for n in names}
+    errs = {n: 0.0 for n in moving}
+    colour = {n: [] for n in names}
+    cdc = {n: video_metrics.CDC() for n in names}
     still_px, moving_px, prev = 0, 0, None
-    streams = [_frames(truth, limit)] + [_frames(outputs[n]) for n in names]
-    for frames in zip(*streams):
+    iters = [_frames(truth, limit)] + [iter(streams[n]) for n in streams]
+    for frames in itertools.zip_longest(*iters):
+        if any(f is None for f in frames):
+            raise ValueError(f"{truth}: streams of different lengths: "
+                             f"{[n for n, f in zip(names, frames) if f is None]} ended first")
         labs = [_lab(f) for f in frames]
-        for n, f in zip(["truth"] + names, frames):
+        for n, f in zip(names, frames):
             colour[n].append(colourfulness(f))
+            cdc[n].add(f)
         if prev is not None:
-            still = np.abs(labs[0][..., 0] - prev[0][..., 0]) < 1.0
+            dL = np.abs(labs[0][..., 0] - prev[0][..., 0])
+            still, move = dL < 1.0, dL >= 5.0
             still_px += int(still.sum())
-            for n, lab, p in zip(["truth"] + names, labs, prev):
+            moving_px += int(move.sum())
+            for n, lab, p in zip(names, labs, prev):
                 d = np.linalg.norm(lab[..., 1:] - p[..., 1:], axis=-1)
                 sums[n] += float(d[still].sum())
-            moving = np.abs(labs[0][..., 0] - prev[0][..., 0]) >= 5.0
-            moving_px += int(moving.sum())
-            for n, lab in zip(names, labs[1:]):
-                e = np.linalg.norm(lab[..., 1:] - labs[0][..., 1:], axis=-1)
-                errs[n] += float(e[moving].sum())
+                if n in errs:
+                    e = np.linalg.norm(lab[..., 1:] - labs[0][..., 1:], axis=-1)
+                    errs[n] += float(e[move].sum())
         prev = labs
-    flicker = {n: sums[n] / max(still_px, 1) for n in sums}
-    moving = {n: errs[n] / max(moving_px, 1) for n in names}
-    return flicker, {n: float(np.mean(c)) for n, c in colour.items()}, moving
+    out = {n: {"flicker": sums[n] / max(still_px, 1), "colour": float(np.mean(colour[n])),
+               "cdc": cdc[n].value()} for n in names}
+    for n in errs:
+        out[n]["moving_err"] = errs[n] / max(moving_px, 1)
+    return out
 
 
 def _smoother_args():
@@ -241,7 +307,7 @@ def memory(tmp, first):
 
 
 def main(argv):
-    from kcolor import colorize, presets, video
+    from kcolor import colorize, presets, video, video_metrics
 
     if FLAGS.one:
         return measure_one(FLAGS.one)
@@ -263,25 +329,45 @@ def main(argv):
                 video.colorize_video(gray, os.path.join(tmp, "warm.mkv"), c, FLAGS.batch_size,
                                      "none")
                 first = False
-            outs, row = {}, {"clip": name, "frames": frames}
+            outs, fed, row = {}, {}, {"clip": name, "frames": frames}
             for m in methods:
                 outs[m] = os.path.join(tmp, f"{m}_{name}.mkv")
+                fed[m] = _RawFrames(os.path.join(tmp, f"{m}_{name}.rgb"))
                 t0 = time.perf_counter()
-                video.colorize_video(gray, outs[m], c, FLAGS.batch_size, m,
-                                     **(_smoother_args() if m != "none" else {}))
+                with video_metrics.fed_frames(fed[m]):  # ~1 ms a frame of writing
+                    video.colorize_video(gray, outs[m], c, FLAGS.batch_size, m,
+                                         **(_smoother_args() if m != "none" else {}))
                 dt = time.perf_counter() - t0
+                fed[m].close()
                 fps[m][0] += frames
                 fps[m][1] += dt
                 row[f"fps_{m}"] = frames / dt
-            flicker, colour, err = scores(src, outs, FLAGS.max_frames)
-            row["truth_flicker"], row["truth_colour"] = flicker["truth"], colour["truth"]
+            # The real clip through kcolor's own encoder (CRF 17 and the same options).
+            real_enc = os.path.join(tmp, f"real_{name}.mkv")
+            video_metrics.encode_like_kcolor(src, real_enc, FLAGS.max_frames,
+                                             _encoder_options())
+            streams = {"real_enc": _frames(real_enc)}
+            streams.update({m: _frames(outs[m]) for m in methods})
+            streams.update({f"{m}_fed": fed[m].frames() for m in methods})
+            s = scores(src, streams, FLAGS.max_frames, moving=methods)
+            t, te = s["truth"], s["real_enc"]
+            row.update(truth_flicker=t["flicker"], truth_colour=t["colour"],
+                       real_enc_flicker=te["flicker"] / t["flicker"],
+                       cdc_truth=t["cdc"], cdc_real_enc=te["cdc"])
             for m in methods:
-                row[f"flicker_{m}"] = flicker[m] / flicker["truth"]
-                row[f"colour_{m}"] = colour[m] / colour.get("none", colour[m])
-                row[f"moving_err_{m}"] = err[m] / err.get("none", err[m])
+                row[f"fed_flicker_{m}"] = s[f"{m}_fed"]["flicker"] / t["flicker"]
+                row[f"enc_flicker_{m}"] = s[m]["flicker"] / te["flicker"]
+                row[f"flicker_{m}"] = s[m]["flicker"] / t["flicker"]
+                row[f"cdc_fed_{m}"] = s[f"{m}_fed"]["cdc"]
+                row[f"cdc_{m}"] = s[m]["cdc"]
+                row[f"colour_{m}"] = s[m]["colour"] / s.get("none", s[m])["colour"]
+                row[f"moving_err_{m}"] = s[m]["moving_err"] / s.get("none", s[m])["moving_err"]
+            for path in [real_enc, gray] + list(outs.values()) + [f.path for f in fed.values()]:
+                os.remove(path)
             rows.append(row)
-            print(json.dumps({k: round(v, 3) if isinstance(v, float) else v
-                              for k, v in row.items()}), flush=True)
+            print(json.dumps({k: round(v, 6 if k.startswith("cdc") else 3)
+                              if isinstance(v, float) else v for k, v in row.items()}),
+                  flush=True)
         if rows:
             _table(rows, methods, fps)
             _smoother_cost(c.size, [m for m in methods if m != "none"])
@@ -311,8 +397,12 @@ def _smoother_cost(size, methods, frames=200):
 
 def _table(rows, methods, fps):
     others = [m for m in methods if m != "none"]
-    head = ["clip", "frames", "truth |Δab| still", "truth colourfulness"]
-    head += [f"flicker {m} / truth" for m in methods]
+    head = ["clip", "frames", "real still-pixel Δab", "real encoded × real"]
+    head += [f"fed {m} × real" for m in methods]
+    head += [f"encoded {m} × real encoded" for m in methods]
+    head += [f"encoded {m} × real" for m in methods]
+    head += ["CDC real", "CDC real encoded"]
+    head += [f"CDC {m} {w}" for m in methods for w in ("fed", "encoded")]
     head += [f"colour {m} / none" for m in others]
     head += [f"moving ab error {m} / none" for m in others]
     head += [f"fps {m}" for m in methods]
@@ -320,17 +410,29 @@ def _table(rows, methods, fps):
     print("|" + "---|" * len(head))
     for r in rows:
         cells = [r["clip"], str(r["frames"]), f"{r['truth_flicker']:.3f}",
-                 f"{r['truth_colour']:.1f}"]
-        cells += [f"{r[f'flicker_{m}']:.2f}" for m in methods]
+                 f"{r['real_enc_flicker']:.2f}"]
+        cells += [f"{r[f'{k}_{m}']:.2f}" for k in ("fed_flicker", "enc_flicker", "flicker")
+                  for m in methods]
+        cells += [f"{r['cdc_truth']:.5f}", f"{r['cdc_real_enc']:.5f}"]
+        cells += [f"{r[f'{k}_{m}']:.5f}" for m in methods for k in ("cdc_fed", "cdc")]
         cells += [f"{r[f'colour_{m}']:.2f}" for m in others]
         cells += [f"{r[f'moving_err_{m}']:.2f}" for m in others]
         cells += [f"{r[f'fps_{m}']:.1f}" for m in methods]
         print("| " + " | ".join(cells) + " |")
     total = {m: fps[m][0] / fps[m][1] for m in methods}
-    print("\nworst clip: " + ", ".join(
-        f"{m}: flicker {max(r[f'flicker_{m}'] for r in rows):.2f}x truth"
+    print("\nworst clip: " + "; ".join(
+        f"{m}: fed frames {max(r[f'fed_flicker_{m}'] for r in rows):.2f}x real, encoded "
+        f"{max(r[f'enc_flicker_{m}'] for r in rows):.2f}x real encoded "
+        f"({max(r[f'flicker_{m}'] for r in rows):.2f}x real), CDC "
+        f"{max(r[f'cdc_{m}'] for r in rows):.5f}"
         + (f", colour {min(r[f'colour_{m}'] for r in rows):.2f}x" if m != "none" else "")
         for m in methods))
+    for m in others:
+        worst = max(rows, key=lambda r: r[f"fed_flicker_{m}"])
+        ok = worst[f"fed_flicker_{m}"] <= 1.5
+        print(f"floor (fed frames <= 1.5x the real video's flicker on every clip), {m}: "
+              f"{'met' if ok else 'MISSED'} (worst {worst[f'fed_flicker_{m}']:.2f}x, "
+              f"{worst['clip']})")
     print("all clips: " + ", ".join(
         f"{m} {total[m]:.1f} fps" + (f" ({total[m] / total['none']:.2f}x frame by frame)"
                                      if m != "none" and "none" in total else "")
