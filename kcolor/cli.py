@@ -4,6 +4,7 @@ Subcommands:
   beam      colorize photos or TFRecord shards with an Apache Beam pipeline (extra [beam];
             flags that are not kcolor's go to Beam: ``--runner=DataflowRunner ...``)
   colorize  colorize photos and video clips (files, folders, globs) at full resolution
+  edit      put colour hint points on photos in the browser (a local page) and save
   evaluate  score a model against the gray baseline on colour photos
   export    write a TF Serving SavedModel and TFLite files (export/ package)
   preset    turn a recipe run's checkpoint into a shipped preset
@@ -265,7 +266,26 @@ def _study(argv):
     command.run(argv)
 
 
+def _define_edit_flags():
+    flags.DEFINE_string("output_dir", "colorized", "Where saves go: the photo as kcolor colorize "
+                        "--hints writes it and its hints file, <output stem>.json, beside it.")
+    flags.DEFINE_string("model", "lite_hints", "A hint-aware model: preset name, preset .json "
+                        "or .keras file.")
+    flags.DEFINE_integer("size", None, "Working size the network sees (default: the model's).")
+    flags.DEFINE_string("host", "127.0.0.1", "Address to listen on (only this machine by default).")
+    flags.DEFINE_integer("port", 0, "Port to listen on (0: a free one).")
+    flags.DEFINE_bool("open", False, "Also open the page in the web browser.")
+
+
+def _edit(argv):
+    from kcolor.edit import server
+
+    server.main(argv[1:], FLAGS.output_dir, FLAGS.model, FLAGS.size, FLAGS.host, FLAGS.port,
+                FLAGS.open)
+
+
 COMMANDS = {
+    "edit": (_define_edit_flags, _edit),
     "study": (_define_study_flags, _study),
     "export": (_define_export_flags, _export),
     "preset": (_define_preset_flags, _preset),
