@@ -115,6 +115,10 @@ def _define_colorize_flags():
     flags.DEFINE_string("instances", "none", "Boxes for an instance-aware model: none, auto "
                         "(OpenCV face detector; pip install 'kcolor[instances]') or a boxes "
                         "JSON file (docs/INSTANCE_STUDY.md).")
+    flags.DEFINE_string("hints", None, "Colour hint points for the hint-aware model (default: "
+                        "the lite_hints preset): a hints JSON file for every photo, or a folder "
+                        "of <photo stem>.json files (photos without one: automatic). Format: "
+                        "README 'Hint points'.")
     flags.DEFINE_enum("temporal", "filter", ["filter", "flow", "none"], "Video clips: colour "
                       "that holds still from frame to frame (kcolor.temporal): filter, flow "
                       "(needs pip install 'kcolor[flow]') or none (each frame as a photo).")
@@ -136,7 +140,7 @@ def _colorize(argv):
             paths, FLAGS.output_dir, FLAGS.model, FLAGS.size, FLAGS.temperature,
             FLAGS.saturation, FLAGS.batch_size, FLAGS.overwrite, fmt=FLAGS.format,
             pairs=FLAGS.side_by_side, html=FLAGS.html, instances=FLAGS.instances,
-            temporal=FLAGS.temporal,
+            hints=FLAGS.hints, temporal=FLAGS.temporal,
             video_options=video.parse_video_options(FLAGS.video_options),
         )
     except (ValueError, FileNotFoundError) as e:
@@ -170,6 +174,10 @@ def _define_evaluate_flags():
     flags.DEFINE_enum("instances", "none", ["none", "auto"], "auto: give an instance-aware "
                       "model (default: the lite_instances preset) the boxes kcolor colorize "
                       "--instances=auto finds (pip install 'kcolor[instances]').")
+    flags.DEFINE_list("hints", None, "Counts of simulated hint points, e.g. 0,1,2,5,10,20,50: "
+                      "the hint-aware model (default: the lite_hints preset) and training-free "
+                      "propagation scored at each (SIGGRAPH 2017's protocol: 6 x 6 patches at "
+                      "256, Gaussian-placed, hints from the truth, a fixed seed per photo).")
 
 
 def _evaluate(argv):
@@ -188,11 +196,22 @@ def _evaluate(argv):
             print(natural.MISSING)
             natural_colour = False
     try:
-        table = evaluate.run(argv[1], FLAGS.model, FLAGS.size, FLAGS.temperature, FLAGS.limit,
-                             FLAGS.saturation, html=FLAGS.html, working_size=FLAGS.working_size,
-                             natural_colour=natural_colour,
-                             labels=FLAGS.labels if natural_colour else None,
-                             instances=FLAGS.instances)
+        if FLAGS.hints:
+            from kcolor import kinds
+
+            if FLAGS.instances != "none":
+                raise ValueError("--hints and --instances: give one of them")
+            table = kinds.conditions()["hints"].evaluate(
+                argv[1], [int(n) for n in FLAGS.hints], model=FLAGS.model, size=FLAGS.size,
+                working_size=FLAGS.working_size, limit=FLAGS.limit,
+                natural_colour=natural_colour, labels=FLAGS.labels if natural_colour else None,
+                html=FLAGS.html)
+        else:
+            table = evaluate.run(argv[1], FLAGS.model, FLAGS.size, FLAGS.temperature, FLAGS.limit,
+                                 FLAGS.saturation, html=FLAGS.html,
+                                 working_size=FLAGS.working_size, natural_colour=natural_colour,
+                                 labels=FLAGS.labels if natural_colour else None,
+                                 instances=FLAGS.instances)
     except (ValueError, FileNotFoundError, ImportError) as e:
         sys.exit(f"kcolor evaluate: {e}")
     print(table)

@@ -71,7 +71,7 @@ def _progbar(n):
 
 def run(paths, output_dir, model=None, size=None, temperature=None, saturation=None,
         batch_size=8, overwrite=False, progress=True, fmt=None, pairs=False, html=False,
-        instances=None, temporal="filter", video_options=None):
+        instances=None, temporal="filter", video_options=None, hints=None):
     """Colorizes ``paths``; returns a ``Summary``: (number colorized, number
     failed), with the stale temporary files it removed first (``kcolor.atomic``:
     left in the output folders by a run killed mid-write).
@@ -79,7 +79,10 @@ def run(paths, output_dir, model=None, size=None, temperature=None, saturation=N
     ``instances`` (instance-aware models only): None or "none" (no boxes),
     "auto" (the face detector), or a boxes JSON file, looked up by each
     photo's path as given, its path below the folder given, then its file
-    name (the ``boxes`` condition of ``kcolor.kinds``).
+    name (the ``boxes`` condition of ``kcolor.kinds``). ``hints`` (hint-aware
+    models only): a hints file for every photo or a folder of ``<photo
+    stem>.json`` files (the ``hints`` condition); a photo whose hints file is
+    bad is reported as ``PHOTO: HINTS: reason`` and the batch goes on.
 
     ``fmt`` overrides the output format (an extension such as "png");
     ``pairs`` writes gray | colour side by side instead of the colour photo;
@@ -91,7 +94,8 @@ def run(paths, output_dir, model=None, size=None, temperature=None, saturation=N
     Colour inputs are colorized from their lightness (a one-time note says so).
     """
     output_path("check", output_dir, fmt)  # an unknown --format fails before any work
-    condition, value_for = _condition_source(instances=instances)  # a bad file fails before any work too
+    # a missing or bad boxes or hints file fails before any work too
+    condition, value_for = _condition_source(instances=instances, hints=hints)
     jobs, planned, failed = [], [], 0
     found = expand(paths)
     rels = dict(found)

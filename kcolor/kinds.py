@@ -25,7 +25,11 @@ import importlib
 
 # The packages whose import registers a kind: the plain colorizers, the
 # instance-aware ones (issue #7), the hint-aware ones (issue #30).
-KIND_PACKAGES = ("kcolor.models", "kcolor.instance")
+KIND_PACKAGES = ("kcolor.models", "kcolor.instance", "kcolor.hints")
+
+# Where each condition's kind lives, so that ``condition(name)`` imports that
+# package alone (a .tflite run must not import Keras: kcolor.models does).
+CONDITION_PACKAGES = {"boxes": "kcolor.instance", "hints": "kcolor.hints"}
 
 _KINDS = {}
 _LOADED = False
@@ -197,6 +201,17 @@ def for_model(model):
         if kind.condition is not None and kind.owns_model(model):
             return kind
     return found["plain"]
+
+
+def condition(name):
+    """The ``Condition`` called ``name``, importing only its kind's package."""
+    package = CONDITION_PACKAGES.get(name)
+    if package:
+        importlib.import_module(package)
+    for kind in (_KINDS if package else kinds()).values():
+        if kind.condition is not None and kind.condition.name == name:
+            return kind.condition
+    raise ValueError(f"unknown condition {name!r}")
 
 
 def conditions():

@@ -207,14 +207,16 @@ class Judge:
         logits, pooled = self.model.predict_on_batch(judge_input(rgb, self.resolution))
         return np.asarray(logits, np.float32), np.asarray(pooled, np.float32)
 
-    def add(self, batch, rgb_pred, rgb_gray):
+    def add(self, batch, rgb_pred, rgb_gray, known=None):
         """``callbacks.evaluate_colorizer``'s ``on_predictions``: ``batch`` is
-        (L, RGB) or (L, RGB, names)."""
+        (L, RGB) or (L, RGB, names). ``known``: {version: (logits, pooled)}
+        already computed for this batch (e.g. "gray" and "truth", shared by
+        several judges of one run), not computed again."""
         rgb = batch[1]
         names = batch[2] if len(batch) > 2 else [""] * len(rgb)
         self._labels.extend(label_of(n, self.labels) for n in names)
         for version, photos in zip(self.VERSIONS, (rgb_pred, rgb_gray, rgb)):
-            logits, pooled = self.features(photos)
+            logits, pooled = (known or {}).get(version) or self.features(photos)
             self._logits[version].append(logits)
             self._pooled[version].append(pooled)
 

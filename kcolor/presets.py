@@ -60,8 +60,18 @@ def load(name=DEFAULT, directory=None):
                        **cfg.get("build", {}))
     with np.load(os.path.join(directory or PRESET_DIR, f"{name}.npz")) as f:
         weights = [f[f"w{i}"].astype(np.float32) for i in range(len(f.files))]
-    kind.load_preset_weights(model, cfg, weights, load)
+    kind.load_preset_weights(model, cfg, weights, _loader(directory))
     return model, cfg
+
+
+def _loader(directory):
+    """``load`` for the presets a preset builds on (``base_from``,
+    ``full_branch_from``): beside it in ``directory`` when there, else shipped."""
+    def load_near(name):
+        if directory and os.path.exists(os.path.join(directory, f"{name}.json")):
+            return load(name, directory)
+        return load(name)
+    return load_near
 
 
 def load_model(model=None):
@@ -101,7 +111,7 @@ def save_preset(model, name, head, width, grid, size, temperature=0.38, arch="zh
     directory = directory or PRESET_DIR
     os.makedirs(directory, exist_ok=True)
     kind = kinds.for_model(model)
-    arrays = kind.preset_arrays(model, name, info, load)
+    arrays = kind.preset_arrays(model, name, info, _loader(directory))
     weights = {f"w{i}": np.asarray(w).astype(np.float16) for i, w in enumerate(arrays)}
     fd, tmp = tempfile.mkstemp(suffix=".npz", dir=directory)
     with os.fdopen(fd, "wb") as f:

@@ -114,7 +114,7 @@ def test_no_import_cycle_among_the_packages_modules():
     assert find_cycle(edges) is None, " -> ".join(find_cycle(edges))
 
 
-@pytest.mark.parametrize("kind_package", ["kcolor.instance"])
+@pytest.mark.parametrize("kind_package", ["kcolor.instance", "kcolor.hints"])
 def test_no_module_outside_a_kind_imports_it(kind_package):
     """Colorize, presets, models and export ask kcolor.kinds; only the kind's
     own package imports its modules (its __init__ registers it)."""
