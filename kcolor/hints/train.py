@@ -202,6 +202,7 @@ def make_preset(output_dir, name, base="lite", directory=None):
     hint_model.refiner_of(model).set_weights(refiner.get_weights())
     info = {k: base_cfg[k] for k in ("min_size", "saturation", "mean_saturation")
             if k in base_cfg}
+    info.update({k: run[k] for k in ("crops", "init_from") if run.get(k)})
     return presets.save_preset(
         model, name, "regression", None, base_cfg.get("grid", "zhang"), base_cfg["size"],
         base_cfg.get("temperature", 0.38), arch="hint_" + base_cfg["arch"], directory=directory,
