@@ -178,6 +178,8 @@ def _define_evaluate_flags():
                       "the hint-aware model (default: the lite_hints preset) and training-free "
                       "propagation scored at each (SIGGRAPH 2017's protocol: 6 x 6 patches at "
                       "256, Gaussian-placed, hints from the truth, a fixed seed per photo).")
+    flags.DEFINE_list("judge_hints", None, "With --hints: the counts the natural-colour "
+                      "judge scores (default: all; each costs two passes of the judge).")
 
 
 def _evaluate(argv):
@@ -205,7 +207,8 @@ def _evaluate(argv):
                 argv[1], [int(n) for n in FLAGS.hints], model=FLAGS.model, size=FLAGS.size,
                 working_size=FLAGS.working_size, limit=FLAGS.limit,
                 natural_colour=natural_colour, labels=FLAGS.labels if natural_colour else None,
-                html=FLAGS.html)
+                html=FLAGS.html,
+                judge_counts=[int(n) for n in FLAGS.judge_hints] if FLAGS.judge_hints else None)
         else:
             table = evaluate.run(argv[1], FLAGS.model, FLAGS.size, FLAGS.temperature, FLAGS.limit,
                                  FLAGS.saturation, html=FLAGS.html,

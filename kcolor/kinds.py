@@ -113,6 +113,14 @@ class Kind:
         (``load_preset(name)`` loads another preset this one builds on)."""
         model.set_weights(arrays)
 
+    def assign_own_weights(self, model, arrays):
+        """Sets ``own_weights(model)`` to a preset's stored ``arrays``."""
+        own = self.own_weights(model)
+        if len(own) != len(arrays):
+            raise ValueError(f"preset {model.name}: {len(arrays)} arrays for {len(own)} weights")
+        for variable, value in zip(own, arrays):
+            variable.assign(value)
+
     def preset_arrays(self, model, name, info, load_preset):
         """The arrays a preset of ``model`` stores (``info``: its config extras)."""
         return model.get_weights()

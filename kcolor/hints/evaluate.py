@@ -73,11 +73,13 @@ class _Scores:
 
 def run(folder, counts, model=None, size=256, working_size=None, limit=None,
         natural_colour=False, labels=None, judge=None, html=None, batch_size=16,
-        progress=True):
+        progress=True, judge_counts=None):
     """The table (Markdown) of ``counts`` hint points on the photos of
     ``folder``; ``html``: also a report with one photo at 0, 1, 5 and 10
     points. ``model``: a hint-aware model (default: the ``lite_hints``
-    preset); the other arguments as ``kcolor.evaluate.run``."""
+    preset); ``judge_counts``: the counts the natural-colour judge scores
+    (default: all; each costs two passes of the judge); the other arguments
+    as ``kcolor.evaluate.run``."""
     import sys
 
     from kcolor import colorize, data, kinds
@@ -126,7 +128,7 @@ def run(folder, counts, model=None, size=256, working_size=None, limit=None,
             for method, ab in (("model", ab_model), ("propagation", ab_prop)):
                 rgb_pred = scores[method, n].add(rgb, lab_true, L, ab,
                                                  mask if n else None, hint)
-                if shared is not None:
+                if shared is not None and (judge_counts is None or n in judge_counts):
                     if (method, n) not in jury:
                         jury[method, n] = natural.Judge(shared.labels, model=shared.model,
                                                         resolution=shared.resolution)
@@ -165,9 +167,11 @@ def _table(counts, scores, gray, true_colour, jury, size, photos):
             row = [str(n), name, f"{m['psnr']:.2f}", gain, sg, f"{m['ssim']:.4f}",
                    f"{m['auc']:.2f}", f"{m['colorfulness']:.2f} ({m['colorfulness'] / true_colour:.2f})",
                    fid]
-            if natural:
+            if natural and (method, n) in jury:
                 f = jury[method, n].figures()[0]["model"]
                 row += [f"{f['top1']:.1f}", f"{f['top5']:.1f}", f"{f['fd']:.2f}"]
+            elif natural:
+                row += ["", "", ""]
             lines.append("| " + " | ".join(row) + " |")
     gray_row = ["", "gray", f"{gray['psnr']:.2f}", "", "", f"{gray['ssim']:.4f}",
                 f"{gray['auc']:.2f}", "0.00 (0.00)", ""]

@@ -132,11 +132,7 @@ class HintKind(kinds.Kind):
         from kcolor.hints import model as hint_model
 
         hint_model.base_of(model).set_weights(load_preset(cfg["base_from"])[0].get_weights())
-        own = self.own_weights(model)
-        if len(own) != len(arrays):
-            raise ValueError(f"preset {model.name}: {len(arrays)} arrays for {len(own)} weights")
-        for variable, value in zip(own, arrays):
-            variable.assign(value)
+        self.assign_own_weights(model, arrays)
 
     def preset_arrays(self, model, name, info, load_preset):
         base_name = info.get("base_from")

@@ -111,11 +111,7 @@ class InstanceKind(kinds.Kind):
         from kcolor.instance import lite_model
 
         lite_model.load_branch(model, "full", load_preset(cfg["full_branch_from"])[0])
-        own = own_weights(model)
-        if len(own) != len(arrays):
-            raise ValueError(f"preset {model.name}: {len(arrays)} arrays for {len(own)} weights")
-        for variable, value in zip(own, arrays):
-            variable.assign(value)
+        self.assign_own_weights(model, arrays)
 
     def preset_arrays(self, model, name, info, load_preset):
         base_name = info.get("full_branch_from")
