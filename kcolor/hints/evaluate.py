@@ -169,7 +169,7 @@ def _table(counts, scores, gray, true_colour, jury, size, photos):
                    fid]
             if natural and (method, n) in jury:
                 f = jury[method, n].figures()[0]["model"]
-                row += [f"{f['top1']:.1f}", f"{f['top5']:.1f}", f"{f['fd']:.2f}"]
+                row += [_num(f["top1"], 1), _num(f["top5"], 1), _num(f["fd"], 2)]
             elif natural:
                 row += ["", "", ""]
             lines.append("| " + " | ".join(row) + " |")
@@ -179,9 +179,9 @@ def _table(counts, scores, gray, true_colour, jury, size, photos):
     if natural:
         any_judge = next(iter(jury.values()))
         figs, labelled, total = any_judge.figures()
-        gray_row += [f"{figs['gray']['top1']:.1f}", f"{figs['gray']['top5']:.1f}",
-                     f"{figs['gray']['fd']:.2f}"]
-        truth_row += [f"{figs['truth']['top1']:.1f}", f"{figs['truth']['top5']:.1f}", "0.00"]
+        gray_row += [_num(figs["gray"]["top1"], 1), _num(figs["gray"]["top5"], 1),
+                     _num(figs["gray"]["fd"], 2)]
+        truth_row += [_num(figs["truth"]["top1"], 1), _num(figs["truth"]["top5"], 1), "0.00"]
     lines += ["| " + " | ".join(gray_row) + " |", "| " + " | ".join(truth_row) + " |"]
     note = (f"\n\n{photos} photos squashed to {size} px; SIGGRAPH 2017's protocol: "
             f"{points_lib.default_patch(size)} x {points_lib.default_patch(size)} patches, "
@@ -193,6 +193,11 @@ def _table(counts, scores, gray, true_colour, jury, size, photos):
         note += (f" Natural colour: EfficientNet-Lite2 top-1/top-5 on the {labelled} of "
                  f"{total} photos with a known ImageNet label; FD to the true photos'.")
     return "\n".join(lines) + note
+
+
+def _num(x, digits):
+    """x with ``digits`` decimals; blank for NaN (top-1 without labels)."""
+    return "" if x is None or np.isnan(x) else f"{x:.{digits}f}"
 
 
 def write_report(path, shown, table):
