@@ -17,10 +17,33 @@ def _batch(*arrays):
 
 
 def _ops_np(L, hint, mask, **kw):
-    """propagate_ops through keras.ops (the test backend), for one image."""
+    """propagate_ops through keras.ops (the test backend, eagerly), one image."""
+    return _to_numpy(prop.propagate_ops(*_batch(L, hint, mask), **kw))[0]
+
+
+def _mg_np(L, hint, mask, **kw):
+    """propagate_ops on numpy (the same code as keras.ops, much faster eagerly)."""
+    return prop.propagate_ops(*_batch(L, hint, mask), xp=np, **kw)[0]
+
+
+def _to_numpy(x):
     from keras import ops
 
-    return np.asarray(ops.convert_to_numpy(prop.propagate_ops(*_batch(L, hint, mask), **kw)))[0]
+    return np.asarray(ops.convert_to_numpy(x))
+
+
+def _compiled(fn):
+    """fn as one graph: tf.function or jax.jit (eager keras.ops runs the
+    loop op by op: seconds per call)."""
+    import keras
+
+    if keras.backend.backend() == "jax":
+        import jax
+
+        return jax.jit(fn)
+    import tensorflow as tf
+
+    return tf.function(fn)
 
 
 # --- closed forms ----------------------------------------------------------
@@ -101,9 +124,9 @@ def test_square_exact():
     _check_square(prop.propagate(L, hint, mask), inside, hint, mask)
 
 
-def test_square_keras_ops():
+def test_square_multigrid():
     L, hint, mask, inside = _square()
-    _check_square(_ops_np(L, hint, mask), inside, hint, mask)
+    _check_square(_mg_np(L, hint, mask), inside, hint, mask)
 
 
 def test_square_at_stride_both_versions():
@@ -113,16 +136,15 @@ def test_square_at_stride_both_versions():
     _check_square(prop.propagate_at_stride(L, hint, mask), inside, hint, mask, margin=2)
     from keras import ops
 
-    ab = ops.convert_to_numpy(prop.propagate_ops_at_stride(*_batch(L, hint, mask)))[0]
-    _check_square(np.asarray(ab), inside, hint, mask, margin=2)
+    ab = prop.propagate_ops_at_stride(*_batch(L, hint, mask), iterations=16)
+    _check_square(np.asarray(ops.convert_to_numpy(ab))[0], inside, hint, mask, margin=2)
 
 
 def test_no_hints_gives_zeros():
     L = np.random.default_rng(0).uniform(0, 100, (16, 16, 1)).astype(np.float32)
     zero_h, zero_m = np.zeros((16, 16, 2), np.float32), np.zeros((16, 16, 1), np.float32)
     for ab in (prop.propagate(L, zero_h, zero_m), prop.propagate_at_stride(L, zero_h, zero_m),
-               _ops_np(L, zero_h, zero_m),
-               prop.propagate_ops(*_batch(L, zero_h, zero_m), xp=np)[0]):
+               _ops_np(L, zero_h, zero_m, iterations=2), _mg_np(L, zero_h, zero_m)):
         assert ab.shape == (16, 16, 2) and not np.asarray(ab).any()
 
 
@@ -133,10 +155,26 @@ def test_hinted_pixels_hold_the_hint():
     mask = (rng.random((16, 16, 1)) < 0.1).astype(np.float32)
     on = mask[..., 0] > 0
     for ab in (prop.propagate(L, hint, mask), prop.propagate_at_stride(L, hint, mask),
-               _ops_np(L, hint, mask)):
+               _mg_np(L, hint, mask), _ops_np(L, hint, mask, iterations=2)):
         np.testing.assert_array_equal(np.asarray(ab)[on], hint[on])
     off = prop.propagate_at_stride(L, hint, mask, keep_hints=False)
     assert not np.array_equal(off[on], hint[on])
+
+
+def test_keras_ops_and_numpy_run_the_same_solver():
+    # smooth lightness with a strong edge (on noise-like lightness, float32
+    # rounding at pixels tied to nothing is amplified by 1 / lam)
+    yy, xx = np.mgrid[0:16, 0:16]
+    L = np.stack([30 + 2 * yy + xx * (xx < 9) + 40 * (xx >= 9), 60 - 3 * xx + yy])[..., None]
+    rng = np.random.default_rng(5)
+    hint = rng.uniform(-50, 50, (2, 16, 16, 2)).astype(np.float32)
+    mask = (rng.random((2, 16, 16, 1)) < 0.05).astype(np.float32)
+    L = L.astype(np.float32)
+    want = prop.propagate_ops(L, hint, mask, iterations=4, xp=np)
+    np.testing.assert_allclose(_to_numpy(prop.propagate_ops(L, hint, mask, iterations=4)),
+                               want, atol=1e-3)
+    exact = np.stack([prop.propagate(L[i], hint[i], mask[i]) for i in range(2)])
+    assert np.abs(prop.propagate_ops(L, hint, mask, xp=np) - exact).max() < 0.01
 
 
 # --- stride: pooling and upsampling ----------------------------------------
@@ -224,15 +262,17 @@ def _photos(names, size=256):
 
 @pytest.mark.skipif(not os.path.isdir(SAMPLES), reason="no ImageNet samples")
 def test_keras_ops_matches_scipy_on_photos():
-    # Measured (python -m kcolor.hints.agreement, 48 photos, 20 iterations):
-    # mean |d ab| 0.07-0.21, colour photos within 0.08 dB of the exact
-    # solve's PSNR (worst photo 0.07 dB). Two easy photos and the two
-    # hardest of six (regions tied to every hint only by weak links).
+    # Measured (python -m kcolor.hints.agreement: 96 photos, 40 iterations):
+    # mean |d ab| 0.02-0.05, mean PSNR within 0.02 dB of the exact solve's,
+    # 94 of 96 photos within 0.1 dB. Here two easy photos (|d ab| 0.006 at
+    # most) and two hard ones (0.07 and 0.04: regions tied to every hint
+    # only by weak links; PSNR within 0.041 dB).
     from kcolor import color
     from kcolor.hints import sampler
 
     names = ["n01443537.jpg", "n02088238.jpg", "n03016953.jpg", "n03782006.jpg"]
     labs = _photos(names)
+    solve = _compiled(prop.propagate_ops)
 
     def rgb8(lab):
         return np.round(color.lab_to_rgb(lab, np) * 255.0)
@@ -249,13 +289,14 @@ def test_keras_ops_matches_scipy_on_photos():
             exact.append(prop.propagate(lc, hc, mc))
             hints.append((hint, mask))
         arrays = [np.stack([b[k] for b in batch]).astype(np.float32) for k in range(3)]
-        ops_ab = _to_numpy(prop.propagate_ops(*arrays))
+        ops_ab = _to_numpy(solve(*arrays))
         for i, lab in enumerate(labs):
             d = np.abs(ops_ab[i] - exact[i])
-            assert d.mean() < 1.0, (names[i], n_points, d.mean())
+            assert d.mean() < 0.2, (names[i], n_points, d.mean())
 
             def photo(ab_c):
-                ab = np.where(hints[i][1] > 0.5, hints[i][0], prop.upsample_bilinear(ab_c, 256, 256))
+                ab = prop.upsample_bilinear(ab_c, 256, 256)
+                ab = np.where(hints[i][1] > 0.5, hints[i][0], ab)  # keep_hints
                 return rgb8(np.concatenate([lab[..., :1], ab], -1))
 
             truth = rgb8(lab)
@@ -263,12 +304,6 @@ def test_keras_ops_matches_scipy_on_photos():
             assert abs(dpsnr) < 0.1, (names[i], n_points, dpsnr)
         easy = np.abs(ops_ab[:2] - np.stack(exact[:2])).mean()
         assert easy < 0.02, (n_points, easy)
-
-
-def _to_numpy(x):
-    from keras import ops
-
-    return np.asarray(ops.convert_to_numpy(x))
 
 
 # --- backends and export -------------------------------------------------------
@@ -281,10 +316,11 @@ def test_runs_under_jax():
 import json, numpy as np
 from kcolor.hints import propagate as prop
 rng = np.random.default_rng(3)
-L = (50 + 30 * np.sign(rng.normal(size=(2, 8, 8, 1)))).astype(np.float32)
-hint = rng.uniform(-50, 50, (2, 8, 8, 2)).astype(np.float32)
-mask = (rng.random((2, 8, 8, 1)) < 0.15).astype(np.float32)
-ops_ab = np.asarray(prop.propagate_ops(L, hint, mask, iterations=12))
+L = (50 + 20 * np.sign(rng.normal(size=(2, 4, 4, 1)))).astype(np.float32)
+hint = rng.uniform(-50, 50, (2, 4, 4, 2)).astype(np.float32)
+mask = np.zeros((2, 4, 4, 1), np.float32)
+mask[:, 1, 2] = 1
+ops_ab = np.asarray(prop.propagate_ops(L, hint, mask, iterations=8))
 exact = np.stack([prop.propagate(L[i], hint[i], mask[i]) for i in range(2)])
 print(json.dumps({"max": float(np.abs(ops_ab - exact).max()),
                   "scale": float(np.abs(exact).max())}))
@@ -296,7 +332,7 @@ print(json.dumps({"max": float(np.abs(ops_ab - exact).max()),
 def test_exports_to_tflite_builtin_ops():
     import tensorflow as tf
 
-    s = 8
+    s = 4
     rng = np.random.default_rng(4)
     L = rng.uniform(0, 100, (1, s, s, 1)).astype(np.float32)
     hint = rng.uniform(-50, 50, (1, s, s, 2)).astype(np.float32)
@@ -305,7 +341,7 @@ def test_exports_to_tflite_builtin_ops():
     @tf.function(input_signature=[tf.TensorSpec([1, s, s, 1]), tf.TensorSpec([1, s, s, 2]),
                                   tf.TensorSpec([1, s, s, 1])])
     def solve(L, hint, mask):
-        return prop.propagate_ops(L, hint, mask, iterations=6)
+        return prop.propagate_ops(L, hint, mask, iterations=8)
 
     converter = tf.lite.TFLiteConverter.from_concrete_functions(
         [solve.get_concrete_function()], solve)

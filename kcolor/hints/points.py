@@ -188,6 +188,8 @@ def load(path, width, height):
         raise HintsError(f"{path}: is a folder, not a hints file") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise HintsError(f"{path}: not JSON ({e})") from None
+    except OSError as e:
+        raise HintsError(f"{path}: cannot read ({e.strerror or e})") from None
     return parse(obj, width, height, str(path))
 
 
