@@ -12,8 +12,10 @@ coloured points, kcolor colours whole regions from them.
   photo's lightness (Levin, Lischinski and Weiss 2004): an exact sparse solve
   (NumPy/SciPy) and a fixed-iteration ``keras.ops`` version for exported models.
 
-Nothing is imported here: the submodules are imported where they are used
-(only ``propagate.propagate_ops`` and its helpers need Keras).
+The package imports only ``kind`` (light: its heavy imports are inside its
+methods), which registers the hint-aware kind with ``kcolor.kinds``; the other
+submodules are imported where they are used (only ``propagate.propagate_ops``,
+``model`` and ``train`` need Keras).
 """
 
 from kcolor.hints import kind  # noqa: F401,E402 (registers the hint-aware kind: kcolor.kinds)
