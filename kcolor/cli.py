@@ -119,6 +119,10 @@ def _define_colorize_flags():
                         "the lite_hints preset): a hints JSON file for every photo, or a folder "
                         "of <photo stem>.json files (photos without one: automatic). Format: "
                         "README 'Hint points'.")
+    flags.DEFINE_string("reference", None, "A colour photo whose colours go to every photo and "
+                        "clip: its features are matched to each one's and the confident "
+                        "matches become hint points (the hint-aware model, default: the "
+                        "lite_hints preset); README 'Colour from a reference'.")
     flags.DEFINE_enum("temporal", "filter", ["filter", "flow", "none"], "Video clips: colour "
                       "that holds still from frame to frame (kcolor.temporal): filter, flow "
                       "(needs pip install 'kcolor[flow]') or none (each frame as a photo).")
@@ -140,7 +144,7 @@ def _colorize(argv):
             paths, FLAGS.output_dir, FLAGS.model, FLAGS.size, FLAGS.temperature,
             FLAGS.saturation, FLAGS.batch_size, FLAGS.overwrite, fmt=FLAGS.format,
             pairs=FLAGS.side_by_side, html=FLAGS.html, instances=FLAGS.instances,
-            hints=FLAGS.hints, temporal=FLAGS.temporal,
+            hints=FLAGS.hints, reference=FLAGS.reference, temporal=FLAGS.temporal,
             video_options=video.parse_video_options(FLAGS.video_options),
         )
     except (ValueError, FileNotFoundError) as e:

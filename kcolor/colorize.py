@@ -263,15 +263,26 @@ class Colorizer:
         return np.stack(list(self._ab_at_sizes(np.asarray(L_batch, np.float32), values,
                                                **conditions)))
 
-    def colorize(self, rgb_images, values=None, **conditions):
+    def colorize(self, rgb_images, values=None, reference=None, **conditions):
         """Colorizes a list of uint8 RGB arrays (any sizes); returns uint8 RGB.
         ``values`` or ``conditions``: as ``predict_ab``, one value a photo,
         for the photo's own size (``boxes=``; ``hints=``: points in its pixels).
+        ``reference`` (hint-aware models): a colour photo (uint8 RGB, a path
+        or a ``kcolor.hints.reference.Reference``; a list: one a photo) whose
+        matched colours each photo gets as hint points, before its own
+        ``hints`` (``kcolor.hints.reference``).
 
         Full-size colour conversions run in strips of rows, so a photo costs
         its L (4 B/px), its upsampled ab (8 B/px) and the uint8 output
         (3 B/px) plus one strip's temporaries, not a dozen float32 copies.
         """
+        if reference is not None:
+            from kcolor import kinds
+
+            if values is not None:
+                conditions["hints"], values = values, None
+            conditions["hints"] = kinds.conditions()["hints"].with_reference(
+                rgb_images, reference, conditions.get("hints"), colorizer=self)
         Ls = [_lightness(im) for im in rgb_images]
         out = []
         for i, ab_full in enumerate(self._ab_at_sizes(Ls, values, **conditions)):

@@ -71,7 +71,7 @@ def _progbar(n):
 
 def run(paths, output_dir, model=None, size=None, temperature=None, saturation=None,
         batch_size=8, overwrite=False, progress=True, fmt=None, pairs=False, html=False,
-        instances=None, temporal="filter", video_options=None, hints=None):
+        instances=None, temporal="filter", video_options=None, hints=None, reference=None):
     """Colorizes ``paths``; returns a ``Summary``: (number colorized, number
     failed), with the stale temporary files it removed first (``kcolor.atomic``:
     left in the output folders by a run killed mid-write).
@@ -91,11 +91,17 @@ def run(paths, output_dir, model=None, size=None, temperature=None, saturation=N
     ``temporal``: the ``kcolor.temporal`` method for clips ("filter", "flow",
     "none": frame by frame). ``video_options``: encoder options for clips
     over ``kcolor.video``'s ({"crf": "23"}; ``parse_video_options``).
+    ``reference``: a colour photo whose matched colours every photo and
+    clip gets as hint points (``kcolor.hints.reference``; hint-aware
+    models), before a photo's own ``hints``; an unreadable one fails here,
+    before any work (``PATH: reason``).
     Colour inputs are colorized from their lightness (a one-time note says so).
     """
     output_path("check", output_dir, fmt)  # an unknown --format fails before any work
     # a missing or bad boxes or hints file fails before any work too
     condition, value_for = _condition_source(instances=instances, hints=hints)
+    if reference:
+        condition, value_for, reference = _reference_source(reference, condition, value_for)
     jobs, planned, failed = [], [], 0
     found = expand(paths)
     rels = dict(found)
@@ -114,7 +120,7 @@ def run(paths, output_dir, model=None, size=None, temperature=None, saturation=N
     t0 = time.perf_counter()
     done, more_failed = _colorize_jobs(jobs, model, size, temperature, saturation, batch_size,
                                        progress, pairs, condition, value_for, rels, temporal,
-                                       video_options) if jobs else (0, 0)
+                                       video_options, reference) if jobs else (0, 0)
     if done and progress:
         seconds = time.perf_counter() - t0
         what = "photos"
@@ -168,26 +174,48 @@ def _condition_source(**specs):
     return condition, source
 
 
+def _reference_source(path, condition, value_for):
+    """(the hints condition, f(rgb, src, rel) → the reference's points then
+    the photo's own hints, the reference) for ``--reference=PATH``: the
+    reference is read and its features computed here, once."""
+    from kcolor import kinds
+
+    hints = kinds.conditions()["hints"]
+    if condition is not None and condition is not hints:
+        raise ValueError(f"--reference and --{condition.flag}: give one of them "
+                         f"(no model takes both)")
+    ref = hints.reference(path)  # ImageReadError (a ValueError): "PATH: reason"
+
+    def points_for(rgb, src, rel):
+        own = value_for(rgb, src, rel) if value_for is not None else None
+        return hints.with_reference([rgb], ref, [own])[0]
+    points_for.spec, points_for.flag = path, "reference"
+    return hints, points_for, ref
+
+
 def _colorize_jobs(jobs, model, size, temperature, saturation, batch_size, progress, pairs,
                    condition=None, value_for=None, rels=None, temporal="filter",
-                   video_options=None):
+                   video_options=None, reference=None):
     if condition is not None and model is None:  # --instances alone: that kind's preset
         model = condition.default_preset
     colorizer = colorize.Colorizer(model, size, temperature, saturation)
     if condition is not None and colorizer.condition != condition.name:
-        raise ValueError(f"--{condition.flag}={value_for.spec} needs {condition.model_words}; "
+        flag = getattr(value_for, "flag", condition.flag)
+        raise ValueError(f"--{flag}={value_for.spec} needs {condition.model_words}; "
                          f"{model or 'the default model'} takes no {condition.name}")
     clips = [j for j in jobs if video.is_video(j[0])]
     photos = [j for j in jobs if not video.is_video(j[0])]
     done, failed = _colorize_photos(photos, colorizer, batch_size, progress, pairs, value_for,
                                     rels) if photos else (0, 0)
     for src, dst in clips:
-        ok = _colorize_clip(src, dst, colorizer, batch_size, progress, temporal, video_options)
+        ok = _colorize_clip(src, dst, colorizer, batch_size, progress, temporal, video_options,
+                            reference)
         done, failed = done + ok, failed + (not ok)
     return done, failed
 
 
-def _colorize_clip(src, dst, colorizer, batch_size, progress, temporal, video_options=None):
+def _colorize_clip(src, dst, colorizer, batch_size, progress, temporal, video_options=None,
+                   reference=None):
     """True when the clip ``src`` was written to ``dst``; else reports ``PATH: reason``."""
     bar = None
     if progress:
@@ -198,7 +226,7 @@ def _colorize_clip(src, dst, colorizer, batch_size, progress, temporal, video_op
     try:
         video.colorize_video(src, dst, colorizer, batch_size, temporal,
                              progress=bar.update if bar else None,
-                             encoder_options=video_options)
+                             encoder_options=video_options, reference=reference)
         return True
     except video.VideoError as e:
         print(f"\n{e}", file=sys.stderr)

@@ -66,7 +66,7 @@ def frame_count(path):
 
 def colorize_video(src, dst, colorizer=None, batch_size=8, method="filter", progress=None,
                    model=None, chroma_hold=0.0, chroma_drift=0.0, encoder_options=None,
-                   **smoother_args):
+                   reference=None, **smoother_args):
     """Colorizes the clip ``src`` into ``dst`` (same container as ``dst``'s
     extension); returns the number of frames written.
 
@@ -88,6 +88,11 @@ def colorize_video(src, dst, colorizer=None, batch_size=8, method="filter", prog
         (``chroma_hold=255, chroma_drift=3``: bounded by lightness alone).
       encoder_options: extra options for the video encoder (e.g.
         ``{"aq-mode": "0"}`` for x264), over the defaults.
+      reference: a colour photo (uint8 RGB, a path or a
+        ``kcolor.hints.reference.Reference``) whose matched colours every
+        frame gets as hint points (a hint-aware colorizer; default without
+        one: the hints' preset, lite_hints). Its features are computed once;
+        each batch of frames goes through the encoder once at the matching size.
       smoother_args: ``kcolor.temporal.Smoother`` settings (strength, sigma, cut).
 
     Raises:
@@ -100,6 +105,12 @@ def colorize_video(src, dst, colorizer=None, batch_size=8, method="filter", prog
     ext = os.path.splitext(dst)[1].lower()
     if ext not in _FORMATS:
         raise VideoError(f"{dst}: unsupported video container {ext!r}")
+    if reference is not None:  # before the clip is opened: a bad reference fails first
+        from kcolor import kinds
+
+        hints = kinds.conditions()["hints"]
+        colorizer = colorizer or colorize.Colorizer(model or hints.default_preset)
+        reference = hints.reference(reference, colorizer)
     colorizer = colorizer or colorize.Colorizer(model)
     smoother = temporal.Smoother(method, **smoother_args)
     try:
@@ -117,7 +128,7 @@ def colorize_video(src, dst, colorizer=None, batch_size=8, method="filter", prog
                 with av.open(f, "w", format=_FORMATS[ext]) as out:
                     return _transcode(inp, vin, audio, out, ext, colorizer, smoother,
                                       batch_size, progress, chroma_hold, chroma_drift,
-                                      encoder_options)
+                                      encoder_options, reference)
         except (av.FFmpegError, _NoFrames) as e:
             raise VideoError(f"{src}: {_reason(e)}") from None
 
@@ -145,7 +156,7 @@ def _reason(e):
 
 
 def _transcode(inp, vin, audio, out, ext, colorizer, smoother, batch_size, progress,
-               chroma_hold=0.0, chroma_drift=0.0, encoder_options=None):
+               chroma_hold=0.0, chroma_drift=0.0, encoder_options=None, reference=None):
     """Decode → batch → colorize → encode, muxing audio packets as they come
     (those before the first video frame wait for it: the header names every
     stream, and the video's size is known from its first frame)."""
@@ -169,7 +180,7 @@ def _transcode(inp, vin, audio, out, ext, colorizer, smoother, batch_size, progr
             early_audio.clear()
         size = (vout.width, vout.height)
         frames = [f if (f.width, f.height) == size else f.reformat(*size) for f in pending]
-        for frame in _colorize_frames(colorizer, smoother, frames, clock, hold):
+        for frame in _colorize_frames(colorizer, smoother, frames, clock, hold, reference):
             for packet in vout.encode(frame):
                 out.mux(packet)
             written[0] += 1
@@ -226,16 +237,24 @@ class _Clock:
         return pts
 
 
-def _colorize_frames(colorizer, smoother, frames, clock, hold=None):
+def _colorize_frames(colorizer, smoother, frames, clock, hold=None, reference=None):
     """Yields colorized ``av.VideoFrame``s (timestamps from ``clock``) for
-    ``frames``: RGB, or with ``hold`` (a ``_ChromaHold``) YUV built by it."""
+    ``frames``: RGB, or with ``hold`` (a ``_ChromaHold``) YUV built by it;
+    with ``reference`` (a ``kcolor.hints.reference.Reference``) each frame
+    gets its matched colours as hint points."""
     import av
 
     Ls = [colorize._lightness(f.to_ndarray(format="rgb24")) for f in frames]
     h, w = Ls[0].shape[:2]  # every frame of a clip has one size
     size = colorizer.working_size(h, w)
     small = np.stack([colorize._resize(L, size, size) for L in Ls])
-    for frame, L, L_small, ab in zip(frames, Ls, small, colorizer.predict_ab(small)):
+    hints = None
+    if reference is not None:
+        from kcolor import kinds
+
+        hints = kinds.conditions()["hints"].reference_maps(reference, Ls, size)
+    predicted = colorizer.predict_ab(small, hints=hints)
+    for frame, L, L_small, ab in zip(frames, Ls, small, predicted):
         cuts = smoother.cuts
         ab = colorize._resize(smoother(L_small, ab), L.shape[0], L.shape[1])
         if hold is None:

@@ -81,6 +81,35 @@ class HintsCondition(kinds.Condition):
             raise ValueError(f"{spec}: no such hints file or folder")
         return lambda rgb, src, rel: points.load(spec, rgb.shape[1], rgb.shape[0])
 
+    def reference(self, reference, colorizer=None):
+        """``reference`` (a colour photo: uint8 RGB or a path; or one built
+        already) as a ``kcolor.hints.reference.Reference``, its features
+        computed once. An unreadable file raises ``ImageReadError`` ("PATH:
+        reason"); with ``colorizer``, one that takes no hint points raises
+        ValueError."""
+        from kcolor.hints import reference as ref_lib
+
+        if colorizer is not None and colorizer.condition != self.name:
+            raise ValueError(ref_lib.NEEDS_HINT_MODEL)
+        return ref_lib.as_reference(reference)
+
+    def with_reference(self, images, reference, hints=None, colorizer=None):
+        """Each photo's hint points: its reference's matched colours, then
+        its own ``hints`` (``kcolor.hints.reference.with_reference``); with
+        ``colorizer``, one that takes no hint points raises ValueError."""
+        from kcolor.hints import reference as ref_lib
+
+        if colorizer is not None and colorizer.condition != self.name:
+            raise ValueError(ref_lib.NEEDS_HINT_MODEL)
+        return ref_lib.with_reference(images, reference, hints)
+
+    def reference_maps(self, reference, frames, size):
+        """Working-size ``HintMaps`` of a clip's frames (one size; RGB or L)
+        from ``reference`` (a built ``Reference``): its points on each frame,
+        the frames through the encoder in one batch."""
+        h, w = np.asarray(frames[0]).shape[:2]
+        return [self.at_working_size(p, h, w, size) for p in reference.points_batch(frames)]
+
 
     def evaluate(self, folder, counts, **kwargs):
         """``kcolor evaluate --hints=COUNTS``: ``kcolor.hints.evaluate.run``."""
