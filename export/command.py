@@ -5,7 +5,9 @@
         [--name=kcolor --version=1 --size=256 --representative_dir=PHOTOS]
 
 ``tflite_int8`` is calibrated on ``--representative_dir``, by default on the
-photos that ship with kcolor for that (``kcolor/assets/calibration/``).
+photos that ship with kcolor for that (``kcolor/assets/calibration/``); for a
+hint-aware model (``--model=lite_hints``) with simulated hints from their
+true colour, and its files take the hint inputs (``export/tflite.py``).
 """
 
 import json
@@ -62,6 +64,7 @@ def export(model_spec, output_dir, formats=FORMATS, name="kcolor", version=1, si
 
     if variants:
         kinds.for_model(model).check_tflite(model, cfg)
+        tflite.check_variants(model, variants, int8_io)
     done = {}
     if "saved_model" in formats:
         done["saved_model"] = saved_model.export_saved_model(
@@ -69,8 +72,8 @@ def export(model_spec, output_dir, formats=FORMATS, name="kcolor", version=1, si
     if variants:
         rep = None
         if "int8" in variants:
-            rep = tflite.representative_L(representative_dir or CALIBRATION_DIR, size,
-                                          representative_count)
+            rep = tflite.representative(model, representative_dir or CALIBRATION_DIR, size,
+                                        representative_count)
         source = model_spec if isinstance(model_spec, str) else getattr(model_spec, "name", "")
         paths = tflite.export_tflite(model, output_dir, variants, size, decoding, rep,
                                      int8_io, source=source or "preset:default")

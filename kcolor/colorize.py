@@ -44,7 +44,9 @@ class KerasBackend:
 
 class LiteBackend:
     """A ``.tflite`` file from ``kcolor export``, run by ``kcolor.lite``
-    (no TensorFlow or Keras); ab × ``saturation``."""
+    (no TensorFlow or Keras); ab × ``saturation``. A file with hint inputs
+    (a hint-aware model's) takes the ``hints`` condition; without points it
+    runs with an empty mask (the file holds no base-only path)."""
 
     condition = None
     capacity = None
@@ -54,9 +56,18 @@ class LiteBackend:
 
         self.runner = lite.LiteRunner(path)
         self.saturation = saturation
+        if self.runner.condition == "hints":
+            from kcolor import kinds  # kcolor.hints alone: no Keras
+
+            self.condition = kinds.condition("hints")
+            self.capacity = None
 
     def predict_plain(self, L):
         return self.runner.predict_ab(L) * self.saturation
+
+    def predict_conditioned(self, L, values):
+        hint_ab, mask = self.condition.inputs(values, None)
+        return self.runner.predict_ab(L, hint_ab, mask) * self.saturation
 
 
 class SavedModelBackend:
