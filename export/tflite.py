@@ -110,12 +110,13 @@ def representative_hints(folder, size, limit=100, seed=REPRESENTATIVE_HINT_SEED)
     photos of ``folder`` as ``representative_L``, each with simulated hints
     from its true colour (``sampler.sample_training``, ``seed``), then the
     lightness ramp without hints: what a hint-aware int8 file calibrates on."""
-    from kcolor.hints import sampler
+    from kcolor import kinds
 
+    hints = kinds.condition("hints")
     rng = np.random.default_rng(seed)
     out = []
     for lab in _representative_lab(folder, size, limit):
-        hint_ab, mask = sampler.sample_training(lab[..., 1:], rng)
+        hint_ab, mask = hints.simulate(lab[..., 1:], rng)
         out.append({"L": lab[None, ..., :1], "hint_ab": hint_ab[None], "mask": mask[None]})
     zeros = np.zeros((1, size, size, 1), np.float32)
     out.append({"L": lightness_ramp(size), "hint_ab": np.zeros((1, size, size, 2), np.float32),
@@ -441,57 +442,14 @@ def _keras_saved_model(inference, path, output, pin_ranges=False):
     archive.write_out(path, verbose=False)
 
 
-def split_at_propagation(inference):
-    """(propagation, network): the hint-aware ``inference`` model ([L,
-    hint_ab, mask] → ab, ``kcolor.hints.model.inference_model``) cut at its
-    ``Propagate`` layer: [L, hint_ab, mask] → prop [B, s/4, s/4, 3], and
-    [L, hint_ab, mask, prop] → ab (the same layers and weights after it)."""
-    import keras
-
-    from kcolor import decode
-    from kcolor.hints import model as hint_model
-
-    def only(kind):
-        found = [l for l in inference.layers if isinstance(l, kind)]
-        if len(found) != 1:
-            raise ValueError(f"{inference.name}: {len(found)} {kind.__name__} layers")
-        return found[0]
-
-    propagate = only(hint_model.Propagate)
-    propagation = keras.Model(inference.inputs, propagate.output, name="propagation")
-    stored = [l for l in inference.layers if hint_model.is_hint_model(l)]
-    if len(stored) != 1:
-        raise ValueError(f"{inference.name}: no hint-aware model in it")
-    inputs = [keras.Input(t.shape[1:], name=_input_name(t)) for t in inference.inputs]
-    prop = keras.Input(propagate.output.shape[1:], name="prop")
-    L, hint_ab, mask = inputs
-    ab = only(decode.DecodeAb)(stored[0]([L, hint_ab, mask, prop]), L)
-    ab = only(hint_model.KeepHints)(ab, hint_ab, mask)
-    return propagation, keras.Model(inputs + [prop], ab, name="network_with_prop")
-
-
-def _float_nodes(network, calibrated):
+def _float_nodes(network, calibrated, names):
     """Output tensor names in the ``calibrated`` .tflite of ``network`` that
     its ``HintCells`` layers (int8 division by an empty cell's count of 0
     fails) and its refiner compute: what the int8 file keeps in float."""
     import re
 
     from kcolor import lite
-    from kcolor.hints import model as hint_model
 
-    names = []
-
-    def walk(model):
-        for layer in model.layers:
-            if isinstance(layer, hint_model.HintCells):
-                names.append(layer.name)
-            elif hint_model.is_hint_model(layer):
-                names.append(hint_model.refiner_of(layer).name)
-                walk(layer)
-            elif hasattr(layer, "layers"):
-                walk(layer)
-
-    walk(network)
     pattern = re.compile(r"(^|/)(%s)(_\d+)?/" % "|".join(re.escape(n) for n in names))
     interpreter = lite._interpreter_class()(model_content=calibrated)
     tensors = {interpreter._get_tensor_details(i, 0)["name"]
@@ -565,7 +523,7 @@ def export_conditioned(model, kind, inference, folder, variants, size, decoding,
             if variant in SPLIT_VARIANTS:
                 whole = inference if variant != "int8" else kind.tflite_inference(
                     equalize_relu_batchnorm(model), decoding, size)
-                propagation, network = split_at_propagation(whole)
+                propagation, network = kind.tflite_split(whole)
                 if prop_path is None:  # one file for both (it holds no weights)
                     prop_path = _write_propagation(propagation, folder, size,
                                                    os.path.join(tmp, "propagation"), source)
@@ -575,7 +533,8 @@ def export_conditioned(model, kind, inference, folder, variants, size, decoding,
                     runner = lite._Graph(prop_path)  # calibration's prop: the file's own
                     data = [{**item, "prop": runner.run(item)} for item in representative]
                     content = _int8_with_float_nodes(
-                        network_dir, data, lambda calibrated: _float_nodes(network, calibrated))
+                        network_dir, data, lambda calibrated: _float_nodes(
+                            network, calibrated, kind.tflite_float_layers(network)))
                 else:
                     content = convert(network_dir, variant)
             else:

@@ -223,5 +223,9 @@ def condition(name):
 
 
 def conditions():
-    """{keyword: Condition} of every kind that takes one."""
-    return {k.condition.name: k.condition for k in kinds().values() if k.condition is not None}
+    """{keyword: Condition} of every kind that takes one. Imports only the
+    packages of ``CONDITION_PACKAGES`` (not ``kcolor.models``, which imports
+    Keras): ``kcolor colorize --model=x.tflite`` runs without TensorFlow."""
+    for package in CONDITION_PACKAGES.values():
+        importlib.import_module(package)
+    return {k.condition.name: k.condition for k in _KINDS.values() if k.condition is not None}

@@ -298,8 +298,6 @@ print(json.dumps({{"condition": backend.condition.name, "heavy": heavy}}))
     np.testing.assert_allclose(np.load(tmp_path / "ab.npy"), want, atol=1e-3)
 
 
-@pytest.mark.xfail(strict=True, reason="kcolor.kinds.conditions() imports every kind's package "
-                   "(kcolor.models imports Keras); Colorizer._values and colorize_files call it")
 def test_colorize_cli_with_hints_without_tensorflow(exported, cases, tmp_path):
     Image.fromarray(cases["rgb"][0]).save(tmp_path / "in.png")
     pts = cases["points"][0]

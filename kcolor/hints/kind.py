@@ -53,6 +53,13 @@ class HintsCondition(kinds.Condition):
             value = points.parse({"points": list(value)}, width, height, "hints")
         return HintMaps(*points.to_maps(value, height, width, size))
 
+    def simulate(self, ab_true, rng):
+        """Training-style simulated hints (``sampler.sample_training``) of a
+        photo's true ab [s, s, 2]: (hint_ab, mask), e.g. to calibrate int8."""
+        from kcolor.hints import sampler
+
+        return sampler.sample_training(ab_true, rng)
+
     def inputs(self, values, capacity):
         ab = np.stack([v.ab for v in values]).astype(np.float32)
         mask = np.stack([v.mask for v in values]).astype(np.float32)
@@ -217,6 +224,56 @@ class HintKind(kinds.Kind):
             tf.TensorSpec([None, size, size, 1], tf.float32, name="L"),
             tf.TensorSpec([None, size, size, 2], tf.float32, name="hint_ab"),
             tf.TensorSpec([None, size, size, 1], tf.float32, name="mask")], inference
+
+    def tflite_split(self, inference):
+        """(propagation, network): ``inference`` ([L, hint_ab, mask] → ab,
+        ``model.inference_model``) cut at its ``Propagate`` layer: [L,
+        hint_ab, mask] → prop [B, s/4, s/4, 3], and [L, hint_ab, mask, prop]
+        → ab (the same layers and weights after it): the float16 and int8
+        files take ``prop`` from a float32 propagation file."""
+        import keras
+
+        from kcolor import decode
+        from kcolor.hints import model as hint_model
+
+        def only(kind):
+            found = [l for l in inference.layers if isinstance(l, kind)]
+            if len(found) != 1:
+                raise ValueError(f"{inference.name}: {len(found)} {kind.__name__} layers")
+            return found[0]
+
+        propagate = only(hint_model.Propagate)
+        propagation = keras.Model(inference.inputs, propagate.output, name="propagation")
+        stored = [l for l in inference.layers if hint_model.is_hint_model(l)]
+        if len(stored) != 1:
+            raise ValueError(f"{inference.name}: no hint-aware model in it")
+        inputs = [keras.Input(t.shape[1:], name=t.name.split(":")[0]) for t in inference.inputs]
+        prop = keras.Input(propagate.output.shape[1:], name="prop")
+        L, hint_ab, mask = inputs
+        ab = only(decode.DecodeAb)(stored[0]([L, hint_ab, mask, prop]), L)
+        ab = only(hint_model.KeepHints)(ab, hint_ab, mask)
+        return propagation, keras.Model(inputs + [prop], ab, name="network_with_prop")
+
+    def tflite_float_layers(self, network):
+        """Names of the layers of ``network`` (``tflite_split``'s) that the
+        int8 file keeps in float: the hint cells (int8 division by an empty
+        cell's count of 0 fails) and the refiner (all-int8 costs 0.18 dB)."""
+        from kcolor.hints import model as hint_model
+
+        names = []
+
+        def walk(model):
+            for layer in model.layers:
+                if isinstance(layer, hint_model.HintCells):
+                    names.append(layer.name)
+                elif hint_model.is_hint_model(layer):
+                    names.append(hint_model.refiner_of(layer).name)
+                    walk(layer)
+                elif hasattr(layer, "layers"):
+                    walk(layer)
+
+        walk(network)
+        return names
 
     def tflite_inference(self, model, decoding, size):
         from kcolor.hints import model as hint_model
