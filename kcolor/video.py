@@ -253,7 +253,8 @@ def _colorize_frames(colorizer, smoother, frames, clock, hold=None, reference=No
         from kcolor import kinds
 
         hints = kinds.conditions()["hints"].reference_maps(reference, Ls, size)
-    predicted = colorizer.predict_ab(small, hints=hints)
+    predicted = (colorizer.predict_ab(small) if hints is None
+                 else colorizer.predict_ab(small, hints=hints))
     for frame, L, L_small, ab in zip(frames, Ls, small, predicted):
         cuts = smoother.cuts
         ab = colorize._resize(smoother(L_small, ab), L.shape[0], L.shape[1])

@@ -138,7 +138,7 @@ def encode_like_kcolor(src, dst, limit=0, encoder_options=None):
 
     done = [0]
 
-    def identity(colorizer, smoother, frames, clock, hold=None):
+    def identity(colorizer, smoother, frames, clock, hold=None, reference=None):
         for frame in frames:
             if limit and done[0] >= limit:
                 return
