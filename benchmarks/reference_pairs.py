@@ -324,63 +324,19 @@ def _fmt(s):
 
 def _reference_maps(reference, frames, size):
     """The hint condition's working-size maps of a batch of frames (one
-    size) from ``reference``: ``HintsCondition.reference_maps`` of the patch."""
+    size) from ``reference``: what ``colorize_video`` computes per batch."""
     from kcolor import kinds
 
-    condition = kinds.conditions()["hints"]
-    if hasattr(condition, "reference_maps"):
-        return condition.reference_maps(reference, frames, size)
-    h, w = np.asarray(frames[0]).shape[:2]
-    return [condition.at_working_size(p, h, w, size) for p in reference.points_batch(frames)]
-
-
-def _colorize_frames_with_reference(colorizer, smoother, frames, clock, hold=None,
-                                    reference=None):
-    """``kcolor.video._colorize_frames`` with the reference's points on each
-    frame: the code of the patch that gives ``colorize_video`` its
-    ``reference=`` (used here only while video.py lacks it)."""
-    import av
-
-    from kcolor import colorize
-
-    Ls = [colorize._lightness(f.to_ndarray(format="rgb24")) for f in frames]
-    h, w = Ls[0].shape[:2]
-    size = colorizer.working_size(h, w)
-    small = np.stack([colorize._resize(L, size, size) for L in Ls])
-    hints = _reference_maps(reference, Ls, size) if reference is not None else None
-    predicted = colorizer.predict_ab(small, hints=hints)
-    for frame, L, L_small, ab in zip(frames, Ls, small, predicted):
-        cuts = smoother.cuts
-        ab = colorize._resize(smoother(L_small, ab), L.shape[0], L.shape[1])
-        if hold is None:
-            new = av.VideoFrame.from_ndarray(colorize._join(L, ab), format="rgb24")
-        else:
-            new = hold(L[..., 0], colorize._join(L, ab, as_float=True), smoother.cuts != cuts)
-        new.pts, new.time_base = clock(frame), clock.time_base
-        yield new
+    return kinds.conditions()["hints"].reference_maps(reference, frames, size)
 
 
 def _colorize_clip(gray, dst, colorizer, reference, sink):
     """``colorize_video(gray, dst, colorizer, reference=reference)`` with the
-    frames handed to the encoder going to ``sink`` (``video_metrics.fed_frames``),
-    through the patch above while video.py does not take ``reference``."""
-    import inspect
-
+    frames handed to the encoder going to ``sink`` (``video_metrics.fed_frames``)."""
     from kcolor import video, video_metrics
 
-    native = "reference" in inspect.signature(video.colorize_video).parameters
-    inner = video._colorize_frames
-    if reference is not None and not native:
-        def frames_fn(colorizer, smoother, frames, clock, hold=None):
-            return _colorize_frames_with_reference(colorizer, smoother, frames, clock, hold,
-                                                   reference)
-        video._colorize_frames = frames_fn
-    try:
-        with video_metrics.fed_frames(sink):
-            return video.colorize_video(gray, dst, colorizer, **(
-                {"reference": reference} if reference is not None and native else {}))
-    finally:
-        video._colorize_frames = inner
+    with video_metrics.fed_frames(sink):
+        return video.colorize_video(gray, dst, colorizer, reference=reference)
 
 
 def _write_gray(path, frames, rate):
