@@ -65,7 +65,10 @@ def tiny_hint_model():
     x = layers.Conv2D(8, 3, strides=2, padding="same", activation="relu")(x)
     x = layers.Conv2D(2, 3, padding="same", activation="tanh")(x)
     base = keras.Model(L, layers.Rescaling(60.0)(x), name="tiny_base")
-    model = hint_model.build_hint_colorizer(base, channels=8)
+    # the refiner the shipped lite_hints has: it reads a propagation with a
+    # real decay (the original refiner stays tested in test_hints_kind)
+    model = hint_model.build_hint_colorizer(base, channels=8,
+                                            reach={"sigma": 3.0, "lam_area": 0.8})
     delta = hint_model.refiner_of(model).get_layer("delta")
     rng = np.random.default_rng(0)
     delta.set_weights([rng.normal(0, 0.05, w.shape).astype(np.float32)

@@ -2,7 +2,7 @@
 exact sparse solve ``propagate`` (SciPy), and how long each takes.
 
     python -m kcolor.hints.agreement [FOLDER] [--photos 96] [--size 256]
-        [--points 1,5,10] [--iterations 20,30,40]
+        [--points 1,5,10] [--iterations 20,30,40] [--sigma 3 --lam_area 0.8]
 
 For each photo (spread over FOLDER's sorted list; default the ImageNet
 samples in /work/shared/data/imagenet_samples): squashed to size x size
@@ -87,15 +87,21 @@ def _time_ms(fn, args, repeat=10):
     return round(1000 * (time.perf_counter() - t) / repeat, 2)
 
 
-def measure(photos, points=(1, 5, 10), iterations=(20, 30, 40), stride=4):
-    """Yields one dict a (points, iterations) pair, then one of timings."""
+def measure(photos, points=(1, 5, 10), iterations=(20, 30, 40), stride=4, sigma=None,
+            lam_area=None):
+    """Yields one dict a (points, iterations) pair, then one of timings.
+    ``sigma``, ``lam_area``: the propagation's (default the original one, σ =
+    5 and a decay of 1e-6; ``kcolor.hints.model.decay``)."""
     from kcolor.hints import propagate as prop
     from kcolor.hints import sampler
+    from kcolor.hints.model import decay
 
     size = photos[0][1].shape[0]
+    sigma = prop.SIGMA if sigma is None else float(sigma)
+    lam = decay(size // stride, size // stride, prop.LAM, lam_area)
     truth8 = [_rgb8(lab) for _, lab in photos]
     gray8 = [_rgb8(np.concatenate([lab[..., :1], 0 * lab[..., 1:]], -1)) for _, lab in photos]
-    solvers = {n: _compiled(lambda L, h, m, n=n: prop.propagate_ops(L, h, m, n))
+    solvers = {n: _compiled(lambda L, h, m, n=n: prop.propagate_ops(L, h, m, n, sigma, lam))
                for n in iterations}
     scipy_times = []
     for n_points in points:
@@ -105,7 +111,7 @@ def measure(photos, points=(1, 5, 10), iterations=(20, 30, 40), stride=4):
             hint, mask = sampler.sample_eval(lab[..., 1:], n_points, sampler.seed_for(name))
             lc, hc, mc = prop.downsample(lab[..., :1], hint, mask, stride)
             t = time.perf_counter()
-            exact.append(prop.propagate(lc, hc, mc))
+            exact.append(prop.propagate(lc, hc, mc, sigma, lam))
             scipy_times.append(time.perf_counter() - t)
             L_c.append(lc), hint_c.append(hc), m_c.append(mc)
             L_full.append(lab[..., :1]), masks.append(mask), hints.append(hint)
@@ -145,11 +151,12 @@ def measure(photos, points=(1, 5, 10), iterations=(20, 30, 40), stride=4):
     import keras
 
     if keras.backend.backend() == "tensorflow":
-        xla = _compiled(lambda L, h, m: prop.propagate_ops(L, h, m), xla=True)
+        xla = _compiled(lambda L, h, m: prop.propagate_ops(L, h, m, sigma=sigma, lam=lam),
+                        xla=True)
         timing[f"ops_{prop.ITERATIONS}_xla_ms"] = _time_ms(xla, one)
 
     yield {"timing_at": f"{size // stride}x{size // stride}", "backend": keras.backend.backend(),
-           **timing}
+           "sigma": sigma, "lam": lam, **timing}
 
 
 def main(argv=None):
@@ -159,10 +166,16 @@ def main(argv=None):
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--points", default="1,5,10")
     parser.add_argument("--iterations", default="20,30,40")
+    parser.add_argument("--sigma", type=float, default=None,
+                        help="affinity width (default 5; the trained lite_hints: 3)")
+    parser.add_argument("--lam_area", type=float, default=None,
+                        help="decay times the cells (default none: a decay of 1e-6; the "
+                        "trained lite_hints: 0.8)")
     args = parser.parse_args(argv)
     photos = load_photos(args.folder, args.photos, args.size)
     for row in measure(photos, [int(v) for v in args.points.split(",")],
-                       [int(v) for v in args.iterations.split(",")]):
+                       [int(v) for v in args.iterations.split(",")], sigma=args.sigma,
+                       lam_area=args.lam_area):
         print(json.dumps(row), flush=True)
 
 

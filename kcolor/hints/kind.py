@@ -140,17 +140,17 @@ class HintKind(kinds.Kind):
         return hint_model.is_hint_model(model)
 
     def register_layers(self):
-        from kcolor.hints import model  # noqa: F401 (HintCells, Propagate, Blend, KeepHints)
+        from kcolor.hints import model  # noqa: F401 (HintCells, Propagate, Blend, KeepHints, ...)
 
     def build(self, arch, head="regression", width=0.25, grid="zhang", name=None, base=None,
-              channels=32, dilations=(1, 2, 4, 8, 1)):
+              channels=32, dilations=(1, 2, 4, 8, 1), reach=None):
         from kcolor import models
         from kcolor.hints import model as hint_model
 
         base_net = models.build(arch[len(hint_model.ARCH_PREFIX):], "regression", grid=grid,
                                 **(base or {}))
         return hint_model.build_hint_colorizer(base_net, channels, tuple(dilations),
-                                               name=name or "hint_colorizer")
+                                               name=name or "hint_colorizer", reach=reach)
 
     def build_kwargs(self, model):
         from kcolor.hints import model as hint_model
@@ -197,9 +197,10 @@ class HintKind(kinds.Kind):
         from kcolor.hints import model as hint_model
 
         inference = hint_model.inference_model_outside(model, decoding)
+        settings = hint_model.propagation_of(model)
 
         def predict(L, hint_ab, mask):
-            prop = hint_model.propagate_batch(L, hint_ab, mask)
+            prop = hint_model.propagate_batch(L, hint_ab, mask, settings=settings)
             return np.asarray(inference.predict_on_batch([L, hint_ab, mask, prop]))
         predict.model = inference
         return predict

@@ -77,23 +77,36 @@ class Propagate(layers.Layer):
     preconditioned CG steps; h and w must be known when traced)."""
 
     def __init__(self, iterations=prop_lib.ITERATIONS, sigma=prop_lib.SIGMA, lam=prop_lib.LAM,
-                 **kwargs):
+                 lam_area=None, **kwargs):
         super().__init__(**kwargs)
         self.iterations, self.sigma, self.lam = int(iterations), float(sigma), float(lam)
+        self.lam_area = None if lam_area is None else float(lam_area)
 
     def call(self, L4, hint4, mask4):
         hint3 = ops.concatenate([hint4, mask4], axis=-1)
-        return prop_lib.propagate_ops(L4, hint3, mask4, self.iterations, self.sigma, self.lam)
+        lam = decay(L4.shape[1], L4.shape[2], self.lam, self.lam_area)
+        return prop_lib.propagate_ops(L4, hint3, mask4, self.iterations, self.sigma, lam)
 
     def compute_output_shape(self, L4_shape, hint4_shape, mask4_shape):
         return tuple(L4_shape[:3]) + (3,)
 
     def get_config(self):
         return {**super().get_config(), "iterations": self.iterations, "sigma": self.sigma,
-                "lam": self.lam}
+                "lam": self.lam, "lam_area": self.lam_area}
 
 
-def propagate_numpy(L4, hint4, mask4):
+def decay(h, w, lam=prop_lib.LAM, lam_area=None):
+    """The propagation's decay for h × w cells: ``lam_area / (h w)`` when
+    ``lam_area`` is set (a hint then reaches the same share of the photo at
+    every working size: about 1/sqrt(decay) cells), else ``lam``."""
+    if lam_area is None:
+        return float(lam)
+    if h is None or w is None:
+        raise ValueError("a decay per area needs the cells' height and width when traced")
+    return float(lam_area) / (int(h) * int(w))
+
+
+def propagate_numpy(L4, hint4, mask4, sigma=prop_lib.SIGMA, lam=prop_lib.LAM, lam_area=None):
     """``Propagate`` for one photo's cells [h, w, ·] in NumPy/SciPy (the
     exact solve of ``propagate.propagate``, one factorisation for a, b and
     the reach): [h, w, 3] float32 (training data)."""
@@ -101,7 +114,66 @@ def propagate_numpy(L4, hint4, mask4):
 
     m = np.asarray(mask4, np.float64)
     hint3 = np.concatenate([np.asarray(hint4, np.float64), m], -1)
-    return prop_lib.propagate(L4, hint3, m).astype(np.float32)
+    lam = decay(m.shape[0], m.shape[1], lam, lam_area)
+    return prop_lib.propagate(L4, hint3, m, sigma, lam).astype(np.float32)
+
+
+# The propagation the refiner is trained on (``kcolor.hints.train``'s
+# defaults; a stored model records its own in its ``reach_gate`` layer).
+# studies/hint_propagation_variants.py on training-side photos, x + (1 − r)
+# · auto before any training: σ = 3 and a decay of 0.8 / cells (2e-4 at
+# 64 × 64; the best were 1.2 / cells at 256 px and 0.5 / cells at 128 px)
+# spread hints as far as lightness allows and let lite's colour back where
+# they fade (the figures: docs/MODEL_CARD.md, lite_hints).
+SIGMA = 3.0
+LAM_AREA = 0.8
+
+
+@keras.saving.register_keras_serializable(package="kcolor")
+class ReachGate(layers.Layer):
+    """Reads the propagation with a real decay, prop = [x_a, x_b, r] (r: the
+    hints' reach, 1 spread with the same decay; x = r · a weighted mean of
+    the hints): returns (the hints' colour x / r [B, h, w, 2], the reach's
+    logit [B, h, w, 1]). The layer also records the propagation the model
+    was trained with (``sigma``, ``lam_area``), for ``propagation_of``."""
+
+    def __init__(self, sigma=SIGMA, lam_area=LAM_AREA, eps=1e-3, **kwargs):
+        super().__init__(**kwargs)
+        self.sigma, self.lam_area, self.eps = float(sigma), float(lam_area), float(eps)
+
+    def call(self, prop):
+        r = ops.clip(prop[..., 2:], self.eps, 1.0 - self.eps)
+        colour = prop[..., :2] / ops.maximum(prop[..., 2:], self.eps)
+        return colour, ops.log(r) - ops.log(1.0 - r)
+
+    def compute_output_shape(self, prop_shape):
+        return tuple(prop_shape[:3]) + (2,), tuple(prop_shape[:3]) + (1,)
+
+    def get_config(self):
+        return {**super().get_config(), "sigma": self.sigma, "lam_area": self.lam_area,
+                "eps": self.eps}
+
+
+@keras.saving.register_keras_serializable(package="kcolor")
+class GateFromReach(layers.Layer):
+    """sigmoid(reach logit + u): the gate starts as the hints' reach (u = 0)."""
+
+    def call(self, logit, u):
+        return ops.sigmoid(logit + u)
+
+    def compute_output_shape(self, logit_shape, u_shape):
+        return logit_shape
+
+
+def propagation_of(model):
+    """{"sigma", "lam", "lam_area"} of the propagation a stored hint model
+    (or its refiner) expects: its ``ReachGate``'s, else the original one
+    (σ = 5, decay 1e-6, no decay per area)."""
+    refiner = model if model.name == "refiner" else refiner_of(model)
+    for layer in refiner.layers:
+        if isinstance(layer, ReachGate):
+            return {"sigma": layer.sigma, "lam": prop_lib.LAM, "lam_area": layer.lam_area}
+    return {"sigma": prop_lib.SIGMA, "lam": prop_lib.LAM, "lam_area": None}
 
 
 @keras.saving.register_keras_serializable(package="kcolor")
@@ -115,30 +187,47 @@ class Blend(layers.Layer):
         return auto_shape
 
 
-def build_refiner(channels=32, dilations=(1, 2, 4, 8, 1)):
-    """[L4, auto, hint4, mask4, prop] (all at 1/4) → ab [B, h, w, 2]."""
+def build_refiner(channels=32, dilations=(1, 2, 4, 8, 1), reach=None):
+    """[L4, auto, hint4, mask4, prop] (all at 1/4) → ab [B, h, w, 2].
+
+    ``reach``: None for the original refiner (prop decays to gray, ab = g ·
+    prop + (1 − g) · auto + d); or {"sigma", "lam_area"} for a propagation
+    with a real decay, read by ``ReachGate``: ab = g · x / r + (1 − g) · auto
+    + d with g = sigmoid(logit r + u), so that before training (u = d = 0)
+    it is x + (1 − r) · auto, the hints' colour where they reach and lite's
+    where they fade."""
     L4 = keras.Input((None, None, 1), name="L4")
     auto = keras.Input((None, None, 2), name="auto")
     hint4 = keras.Input((None, None, 2), name="hint4")
     mask4 = keras.Input((None, None, 1), name="mask4")
     prop = keras.Input((None, None, 3), name="prop")
     scale = 1.0 / AB_SCALE
-    x = layers.Concatenate(name="refiner_in")([
-        layers.Rescaling(1 / 50.0, offset=-1.0, name="L4_norm")(L4),
-        layers.Rescaling(scale, name="auto_norm")(auto),
-        layers.Rescaling(scale, name="hint_norm")(hint4), mask4,
-        layers.Rescaling(scale, name="prop_norm")(prop)])
+    features = [layers.Rescaling(1 / 50.0, offset=-1.0, name="L4_norm")(L4),
+                layers.Rescaling(scale, name="auto_norm")(auto),
+                layers.Rescaling(scale, name="hint_norm")(hint4), mask4,
+                layers.Rescaling(scale, name="prop_norm")(prop)]
+    if reach:
+        colour, logit = ReachGate(reach["sigma"], reach["lam_area"], name="reach_gate")(prop)
+        features += [layers.Rescaling(scale, name="colour_norm")(colour),
+                     layers.Rescaling(0.1, name="logit_norm")(logit)]
+    x = layers.Concatenate(name="refiner_in")(features)
     for i, d in enumerate(dilations):
         x = layers.Conv2D(channels, 3, padding="same", dilation_rate=d, activation="relu",
                           name=f"refine{i + 1}")(x)
-    gate = layers.Conv2D(1, 1, activation="sigmoid", name="gate")(x)
     delta = layers.Conv2D(2, 1, kernel_initializer="zeros", activation="tanh",
                           name="delta")(x)
-    out = Blend(name="blend")(gate, prop, auto, delta)
+    if reach:
+        u = layers.Conv2D(1, 1, kernel_initializer="zeros", name="gate")(x)
+        gate = GateFromReach(name="gate_from_reach")(logit, u)
+        out = Blend(name="blend")(gate, colour, auto, delta)
+    else:
+        gate = layers.Conv2D(1, 1, activation="sigmoid", name="gate")(x)
+        out = Blend(name="blend")(gate, prop, auto, delta)
     return keras.Model([L4, auto, hint4, mask4, prop], out, name="refiner")
 
 
-def build_hint_colorizer(base, channels=32, dilations=(1, 2, 4, 8, 1), name="hint_colorizer"):
+def build_hint_colorizer(base, channels=32, dilations=(1, 2, 4, 8, 1), name="hint_colorizer",
+                         reach=None):
     """The stored hint-aware model around ``base`` (an L → ab U-Net at
     stride 4, named "base" inside): inputs L, hint_ab, mask at the working
     size and prop [s/4, s/4, 3] → ab [B, s/4, s/4, 2]."""
@@ -149,7 +238,7 @@ def build_hint_colorizer(base, channels=32, dilations=(1, 2, 4, 8, 1), name="hin
     outputs = base.outputs[0] if len(base.outputs) == 1 else base.outputs
     base = keras.Model(base.inputs, outputs, name="base")
     L4, hint4, mask4 = HintCells(name="hint_cells")(L, hint_ab, mask)
-    refiner = build_refiner(channels, dilations)
+    refiner = build_refiner(channels, dilations, reach)
     out = refiner([L4, base(L), hint4, mask4, prop])
     return keras.Model([L, hint_ab, mask, prop], out, name=name)
 
@@ -173,9 +262,13 @@ def build_kwargs(model):
 
     refiner = refiner_of(model)
     convs = [l for l in refiner.layers if l.name.startswith("refine") and l.name != "refiner_in"]
-    return {"base": unet.build_kwargs(base_of(model)),
-            "channels": int(convs[0].filters),
-            "dilations": [int(l.dilation_rate[0]) for l in convs]}
+    out = {"base": unet.build_kwargs(base_of(model)),
+           "channels": int(convs[0].filters),
+           "dilations": [int(l.dilation_rate[0]) for l in convs]}
+    settings = propagation_of(refiner)
+    if settings["lam_area"] is not None:
+        out["reach"] = {"sigma": settings["sigma"], "lam_area": settings["lam_area"]}
+    return out
 
 
 def inference_model(model, size, decoding=None, iterations=prop_lib.ITERATIONS):
@@ -190,7 +283,8 @@ def inference_model(model, size, decoding=None, iterations=prop_lib.ITERATIONS):
     hint_ab = keras.Input((size, size, 2), name="hint_ab")
     mask = keras.Input((size, size, 1), name="mask")
     L4, hint4, mask4 = HintCells(name="cells")(L, hint_ab, mask)
-    prop = Propagate(iterations, name="propagate")(L4, hint4, mask4)
+    settings = propagation_of(model)
+    prop = Propagate(iterations, **settings, name="propagate")(L4, hint4, mask4)
     pred = model([L, hint_ab, mask, prop])
     ab = decode.DecodeAb(**decoding.as_dict(), name="decode_ab")(pred, L)
     ab = KeepHints(name="keep_hints")(ab, hint_ab, mask)
@@ -215,15 +309,16 @@ def inference_model_outside(model, decoding=None):
     return keras.Model([L, hint_ab, mask, prop], ab, name="hint_inference")
 
 
-def propagate_batch(L, hint_ab, mask, stride=STRIDE):
+def propagate_batch(L, hint_ab, mask, stride=STRIDE, settings=None):
     """``Propagate``'s output for a batch at the working size, in NumPy/SciPy
-    (exact): [B, s/stride, s/stride, 3] float32."""
+    (exact): [B, s/stride, s/stride, 3] float32. ``settings``: the model's
+    (``propagation_of``; default the original propagation)."""
     import numpy as np
 
     out = []
     for Li, hi, mi in zip(np.asarray(L), np.asarray(hint_ab), np.asarray(mask)):
         L4, hint4, mask4 = prop_lib.downsample(Li, hi, mi, stride)
-        out.append(propagate_numpy(L4, hint4, mask4))
+        out.append(propagate_numpy(L4, hint4, mask4, **(settings or {})))
     return np.stack(out)
 
 

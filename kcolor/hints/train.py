@@ -91,16 +91,18 @@ def build_cache(path, data_dir, photos, crop, base, batch=64, progress=True):
                  names=np.array(names))
 
 
-def example(rgb, auto, rng, flip=True):
+def example(rgb, auto, rng, flip=True, reach=None):
     """One training example from a cached photo: ((L4, auto, hint4, mask4,
-    prop), target ab4), with simulated hints and a random horizontal flip."""
+    prop), target ab4), with simulated hints and a random horizontal flip;
+    ``reach``: the propagation's {"sigma", "lam_area"} (None: the original
+    one, σ = 5 and a decay of 1e-6)."""
     if flip and rng.random() < 0.5:
         rgb, auto = rgb[:, ::-1], auto[:, ::-1]
     lab = color.rgb_to_lab(rgb.astype(np.float32) / 255.0, np)
     L, ab = lab[..., :1], lab[..., 1:]
     hint, mask = sampler.sample_training(ab, rng)
     L4, hint4, mask4 = propagate.downsample(L, hint, mask)
-    prop = hint_model.propagate_numpy(L4, hint4, mask4)
+    prop = hint_model.propagate_numpy(L4, hint4, mask4, **(reach or {}))
     target = propagate.downsample(L, ab, np.ones_like(L))[1]
     f32 = np.float32
     return ((L4.astype(f32), np.asarray(auto, f32), hint4.astype(f32), mask4.astype(f32),
@@ -115,9 +117,9 @@ def _batches_class():
         ones each epoch (``epoch``: where a resumed run goes on from); batch
         i comes from cache i mod len(caches) (working sizes take turns)."""
 
-        def __init__(self, caches, batch_size, steps, seed=0, epoch=0, **kwargs):
+        def __init__(self, caches, batch_size, steps, seed=0, epoch=0, reach=None, **kwargs):
             super().__init__(**kwargs)
-            self.caches, self.batch_size = caches, batch_size
+            self.caches, self.batch_size, self.reach = caches, batch_size, reach
             self.steps, self.seed, self.epoch = steps, seed, epoch
 
         def __len__(self):
@@ -130,7 +132,7 @@ def _batches_class():
             rng = np.random.default_rng([self.seed, self.epoch, i])
             rgb, auto = self.caches[i % len(self.caches)]
             idx = rng.integers(0, len(rgb), self.batch_size)
-            xs, ys = zip(*(example(rgb[j], auto[j], rng) for j in idx))
+            xs, ys = zip(*(example(rgb[j], auto[j], rng, reach=self.reach) for j in idx))
             return tuple(np.stack(c) for c in zip(*xs)), np.stack(ys)
 
     return HintBatches
@@ -138,13 +140,16 @@ def _batches_class():
 
 def train(output_dir, data_dir=DATA, photos=8000, crop=128, base="lite", epochs=10,
           steps_per_epoch=400, batch_size=32, learning_rate=1e-3, channels=32,
-          dilations=(1, 2, 4, 8, 1), workers=2, seed=0, crops=None, init_from=None):
+          dilations=(1, 2, 4, 8, 1), workers=2, seed=0, crops=None, init_from=None,
+          reach=None):
     """Trains the refiner in ``output_dir`` (caches, checkpoints, log);
     returns the refiner (last epoch's weights). ``crops``: several working
     sizes, taking turns batch by batch (each its own cache,
     ``cache.npz`` for 128 and ``cache<size>.npz`` for others; a photo
     smaller than the size is enlarged); ``init_from``: a refiner ``.keras``
-    file to start from (a fine-tuning run)."""
+    file to start from (a fine-tuning run); ``reach``: {"sigma",
+    "lam_area"}, the propagation with a real decay and the refiner that reads
+    it (``model.build_refiner``); None: the original refiner."""
     import keras
 
     from kcolor import schedules, training
@@ -161,9 +166,9 @@ def train(output_dir, data_dir=DATA, photos=8000, crop=128, base="lite", epochs=
                crops=list(crops or [crop]), base=base, epochs=epochs,
                steps_per_epoch=steps_per_epoch, batch_size=batch_size,
                learning_rate=learning_rate, channels=channels, dilations=list(dilations),
-               seed=seed, init_from=init_from)
+               seed=seed, init_from=init_from, reach=reach)
     atomic.write_text(os.path.join(output_dir, "config.json"), json.dumps(run, indent=1))
-    refiner = hint_model.build_refiner(channels, tuple(dilations))
+    refiner = hint_model.build_refiner(channels, tuple(dilations), reach)
     if init_from:
         from kcolor import kinds
 
@@ -174,7 +179,7 @@ def train(output_dir, data_dir=DATA, photos=8000, crop=128, base="lite", epochs=
     refiner.compile(optimizer=keras.optimizers.Adam(lr), loss=keras.losses.Huber(delta=5.0))
     done = training.finished_epochs(output_dir)
     batches = _batches_class()(caches, batch_size, steps_per_epoch, seed, epoch=done,
-                               workers=workers)
+                               reach=reach, workers=workers)
     callbacks = [
         keras.callbacks.TerminateOnNaN(),
         keras.callbacks.ModelCheckpoint(os.path.join(output_dir, "last.keras")),
@@ -198,7 +203,8 @@ def make_preset(output_dir, name, base="lite", directory=None):
     refiner = keras.models.load_model(os.path.join(output_dir, "last.keras"), compile=False)
     base_model, base_cfg = presets.load(base)
     model = hint_model.build_hint_colorizer(base_model, run["channels"],
-                                            tuple(run["dilations"]), name=name)
+                                            tuple(run["dilations"]), name=name,
+                                            reach=run.get("reach"))
     hint_model.refiner_of(model).set_weights(refiner.get_weights())
     info = {k: base_cfg[k] for k in ("min_size", "saturation", "mean_saturation")
             if k in base_cfg}
@@ -228,14 +234,22 @@ def main(argv=None):
     flags.DEFINE_list("crops", ["128"], "Working sizes, taking turns batch by batch (photos "
                       "smaller than a size are enlarged to it).")
     flags.DEFINE_string("init_from", None, "A refiner .keras file to start from.")
+    flags.DEFINE_integer("channels", 32, "The refiner's width.")
+    flags.DEFINE_list("dilations", ["1", "2", "4", "8", "1"], "The refiner's 3 x 3 "
+                      "convolutions' dilations.")
+    flags.DEFINE_float("sigma", hint_model.SIGMA, "The propagation's affinity width (L units).")
+    flags.DEFINE_float("lam_area", hint_model.LAM_AREA, "The propagation's decay times the "
+                       "cells it solves for; 0: the original refiner (decay 1e-6, sigma 5).")
     flags.DEFINE_string("preset", None, "Write this preset from the finished run.")
     flags.DEFINE_string("preset_dir", None, "Where the preset goes (default: kcolor's).")
     F = flags.FLAGS
 
     def run(argv):
         train(F.output_dir, F.data_dir, F.photos, 128, F.base, F.epochs, F.steps_per_epoch,
-              F.batch_size, F.learning_rate, workers=F.workers,
-              crops=[int(c) for c in F.crops], init_from=F.init_from)
+              F.batch_size, F.learning_rate, channels=F.channels,
+              dilations=tuple(int(d) for d in F.dilations), workers=F.workers,
+              crops=[int(c) for c in F.crops], init_from=F.init_from,
+              reach={"sigma": F.sigma, "lam_area": F.lam_area} if F.lam_area else None)
         if F.preset:
             cfg = make_preset(F.output_dir, F.preset, F.base, F.preset_dir)
             print(f"preset {F.preset}: {json.dumps(cfg)}")
