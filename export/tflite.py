@@ -64,7 +64,8 @@ _MEANING = {
                "kcolor.hints.points.to_maps), read where mask is 1; 0 elsewhere",
     "mask": "1 on hinted pixels, 0 elsewhere (all 0: no hints)",
     "prop": "the output 'prop' of propagate_float32.tflite run on the same L, hint_ab and "
-            "mask: the hints' a, b propagated over L and their reach (0-1), at S/4 x S/4",
+            "mask: the hints' a, b propagated over L (times their reach) and their reach (0-1), "
+            "at S/4 x S/4",
 }
 _RANGE = {"L": [0.0, 100.0], "hint_ab": [-128.0, 128.0], "mask": [0.0, 1.0],
           "prop": [-128.0, 128.0], "ab": [-128.0, 127.0]}

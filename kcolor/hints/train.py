@@ -141,25 +141,31 @@ def _batches_class():
 def train(output_dir, data_dir=DATA, photos=8000, crop=128, base="lite", epochs=10,
           steps_per_epoch=400, batch_size=32, learning_rate=1e-3, channels=32,
           dilations=(1, 2, 4, 8, 1), workers=2, seed=0, crops=None, init_from=None,
-          reach=None):
+          reach=None, callbacks=()):
     """Trains the refiner in ``output_dir`` (caches, checkpoints, log);
     returns the refiner (last epoch's weights). ``crops``: several working
     sizes, taking turns batch by batch (each its own cache,
     ``cache.npz`` for 128 and ``cache<size>.npz`` for others; a photo
-    smaller than the size is enlarged); ``init_from``: a refiner ``.keras``
+    smaller than the size is enlarged; ``photos``: one count, or a list with
+    one for each size); ``init_from``: a refiner ``.keras``
     file to start from (a fine-tuning run); ``reach``: {"sigma",
     "lam_area"}, the propagation with a real decay and the refiner that reads
-    it (``model.build_refiner``); None: the original refiner."""
+    it (``model.build_refiner``); None: the original refiner; ``callbacks``:
+    more Keras callbacks, after the checkpoints."""
     import keras
 
     from kcolor import schedules, training
 
     os.makedirs(output_dir, exist_ok=True)
     caches = []
-    for size in crops or [crop]:
+    sizes = list(crops or [crop])
+    counts = list(photos) if isinstance(photos, (list, tuple)) else [photos] * len(sizes)
+    if len(counts) != len(sizes):
+        raise ValueError(f"photos {counts}: one count, or one for each of the sizes {sizes}")
+    for size, count in zip(sizes, counts):
         cache = os.path.join(output_dir, "cache.npz" if size == 128 else f"cache{size}.npz")
         if not os.path.exists(cache):
-            build_cache(cache, data_dir, photos, size, base)
+            build_cache(cache, data_dir, int(count), size, base)
         with np.load(cache) as f:
             caches.append((f["rgb"], f["auto"].astype(np.float32)))
     run = dict(data_dir=data_dir, photos=int(sum(len(c[0]) for c in caches)),
@@ -185,6 +191,7 @@ def train(output_dir, data_dir=DATA, photos=8000, crop=128, base="lite", epochs=
         keras.callbacks.ModelCheckpoint(os.path.join(output_dir, "last.keras")),
         keras.callbacks.CSVLogger(os.path.join(output_dir, "log.csv"), append=True),
         keras.callbacks.BackupAndRestore(os.path.join(output_dir, "backup")),
+        *callbacks,
     ]
     refiner.fit(batches, epochs=epochs, callbacks=callbacks, verbose=2)
     return refiner
@@ -224,7 +231,8 @@ def main(argv=None):
 
     flags.DEFINE_string("output_dir", "runs/hints", "Run folder (cache, checkpoints, log).")
     flags.DEFINE_string("data_dir", DATA, "Training photos: comma-joined folders.")
-    flags.DEFINE_integer("photos", 8000, "Photos in the cache.")
+    flags.DEFINE_list("photos", ["8000"], "Photos in the cache: one count, or one for each of "
+                      "--crops.")
     flags.DEFINE_string("base", "lite", "Base preset (frozen).")
     flags.DEFINE_integer("epochs", 10, "Epochs.")
     flags.DEFINE_integer("steps_per_epoch", 400, "Steps an epoch.")
@@ -245,7 +253,8 @@ def main(argv=None):
     F = flags.FLAGS
 
     def run(argv):
-        train(F.output_dir, F.data_dir, F.photos, 128, F.base, F.epochs, F.steps_per_epoch,
+        photos = [int(p) for p in F.photos]
+        train(F.output_dir, F.data_dir, photos if len(photos) > 1 else photos[0], 128, F.base, F.epochs, F.steps_per_epoch,
               F.batch_size, F.learning_rate, channels=F.channels,
               dilations=tuple(int(d) for d in F.dilations), workers=F.workers,
               crops=[int(c) for c in F.crops], init_from=F.init_from,
