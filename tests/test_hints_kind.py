@@ -161,12 +161,6 @@ def test_shipped_preset_without_points_is_lite(shipped):
     assert os.path.getsize(os.path.join(presets.PRESET_DIR, "lite_hints.npz")) < 10e6
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "issue #30, not met by the shipped lite_hints: the propagation puts the hint's colour on "
-    "the whole square (a, b within 0.02 of it, 0 on the ground), but the refiner keeps most of "
-    "lite's colour there (square ab about (8, -1) for a hint of (20, 45)): trained on photos "
-    "where one point says little about pixels 50 px away, it does not trust the propagation's "
-    "reach, which the tiny decay keeps near 1 over any region without an edge"))
 def test_a_point_on_a_flat_square_colours_the_square_and_stops_at_its_edge(shipped):
     """A flat gray square (L 75) on a darker ground (L 35): one point in the
     square turns the whole square the hint's colour (within 5 ab units, away
