@@ -162,13 +162,16 @@ def train(output_dir, data_dir=DATA, photos=8000, crop=128, base="lite", epochs=
     counts = list(photos) if isinstance(photos, (list, tuple)) else [photos] * len(sizes)
     if len(counts) != len(sizes):
         raise ValueError(f"photos {counts}: one count, or one for each of the sizes {sizes}")
-    for size, count in zip(sizes, counts):
+    loaded = {}
+    for size, count in zip(sizes, counts):  # a size given twice gets twice the batches
         cache = os.path.join(output_dir, "cache.npz" if size == 128 else f"cache{size}.npz")
-        if not os.path.exists(cache):
-            build_cache(cache, data_dir, int(count), size, base)
-        with np.load(cache) as f:
-            caches.append((f["rgb"], f["auto"].astype(np.float32)))
-    run = dict(data_dir=data_dir, photos=int(sum(len(c[0]) for c in caches)),
+        if size not in loaded:
+            if not os.path.exists(cache):
+                build_cache(cache, data_dir, int(count), size, base)
+            with np.load(cache) as f:
+                loaded[size] = (f["rgb"], f["auto"].astype(np.float32))
+        caches.append(loaded[size])
+    run = dict(data_dir=data_dir, photos=int(sum(len(c[0]) for c in loaded.values())),
                crops=list(crops or [crop]), base=base, epochs=epochs,
                steps_per_epoch=steps_per_epoch, batch_size=batch_size,
                learning_rate=learning_rate, channels=channels, dilations=list(dilations),
