@@ -11,14 +11,21 @@ that learns where to believe which.
 * **Propagation** (``kcolor.hints.propagate``, Levin, Lischinski, Weiss
   2004) solves, at the output stride (64² for a 256 working size), for the
   colour that changes least between neighbours of similar lightness, held to
-  the hints; a third channel propagates 1 from every hint: how strongly the
-  hints reach each cell (1 at a hint, towards 0 where none reaches).
+  the hints, with a decay; a third channel propagates 1 from every hint: how
+  strongly the hints reach each cell. With a real decay (the shipped
+  ``lite_hints``: σ = 3, ``LAM_AREA`` / cells) the solve gives x = r · (a
+  mixture of the hints, each by its reach) and r, the reach, falling with
+  distance and at lightness edges.
 * **Refiner** (trained, ``kcolor.hints.train``): a few dilated 3 × 3
   convolutions at the output stride over L4, the automatic ab, the
-  propagated ab and reach, and the hints; it outputs a per-cell gate g and a
-  correction d, and ab = g · propagated + (1 − g) · automatic + d. It learns
-  where the automatic colour should give way to the hints' and where the
-  propagation stopped at an edge lightness does not show.
+  propagation and the hints. The shipped one (``reach``) reads x / r and
+  logit r (``ReachGate``) and outputs u and a correction d: g = sigmoid(logit
+  r + u), ab = g · x / r + (1 − g) · automatic + d, which is x + (1 − r) ·
+  automatic before training. The original refiner (presets without
+  ``reach``: σ = 5, decay 1e-6) outputs g itself and blends the propagated
+  ab. Either learns where the automatic colour should give way to the
+  hints' and where the propagation should stop at an edge lightness does not
+  show.
 * A photo with no hint never reaches this model: the kind's plain path is
   the base network alone, so automatic results are ``lite``'s own.
 
