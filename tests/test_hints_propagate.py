@@ -358,3 +358,21 @@ def test_exports_to_tflite_builtin_ops():
     interp.invoke()
     got = interp.get_tensor(interp.get_output_details()[0]["index"])
     np.testing.assert_allclose(got, solve(L, hint, mask).numpy(), atol=1e-3)
+
+
+def test_cg_breakdown_keeps_the_iterate_instead_of_nan(monkeypatch):
+    """A preconditioner that stops being positive in float32 (seen on one
+    imagenet_samples photo with sigma 3: rz < 0 after 24 steps, then NaN
+    in a and b) must not turn the solve into NaN: a channel whose step would
+    divide by a non-positive number stops (here, with the preconditioner
+    -I, at once: the free pixels stay 0, the hints hold)."""
+    rng = np.random.default_rng(0)
+    L = (rng.random((1, 16, 16, 1)) * 100).astype(np.float32)
+    hint = np.zeros((1, 16, 16, 2), np.float32)
+    mask = np.zeros((1, 16, 16, 1), np.float32)
+    hint[0, 3, 4], mask[0, 3, 4] = (30.0, -20.0), 1
+    monkeypatch.setattr(prop, "_v_cycle", lambda levels, weights, r, xp, k=0: -r)
+    out = np.asarray(prop.propagate_ops(L, hint, mask, 10, xp=np))
+    assert np.isfinite(out).all()
+    np.testing.assert_array_equal(out[0, 3, 4], (30.0, -20.0))
+    assert np.abs(np.delete(out.reshape(-1, 2), 3 * 16 + 4, axis=0)).max() == 0

@@ -432,10 +432,18 @@ def _solve_mg(L, hint, m, iterations, sigma, lam, xp):
         x, r, p, rz_old = state
         z = _v_cycle(levels, weights, r, xp)
         rz = dot(r, z)
-        p = z + (rz / xp.maximum(rz_old, _TINY)) * p
+        # A photo's channel that has converged (or whose float32 preconditioner
+        # stops being positive there) would divide by about 0 and overflow,
+        # then make NaN: its steps stop instead (beta and alpha 0), keeping
+        # the iterate it has.
+        live = xp.logical_and(rz_old > _TINY, rz > _TINY)
+        beta = xp.where(live, rz / xp.maximum(rz_old, _TINY), xp.zeros_like(rz))
+        p = z + beta * p
         q = _apply(st, p, xp)
-        alpha = rz / xp.maximum(dot(p, q), _TINY)
-        return x + alpha * p, r - alpha * q, p, rz
+        pq = dot(p, q)
+        ok = xp.logical_and(rz > _TINY, pq > _TINY)
+        alpha = xp.where(ok, rz / xp.maximum(pq, _TINY), xp.zeros_like(rz))
+        return x + alpha * p, r - alpha * q, p, xp.where(ok, rz, xp.zeros_like(rz))
 
     zero = xp.zeros_like(b)
     state = (zero, b, zero, xp.ones_like(dot(b, b)))
