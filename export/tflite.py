@@ -38,7 +38,8 @@ as a fourth input.
   ab, the hints, the propagated ab and the hints' reach (0-1: one int8 step
   at that tensor's scale) in one tensor. With the refiner in float the int8
   file is 0.04 dB from Keras on average at 10 points (worst photo
-  -0.30 dB), against -0.18 dB (worst -1.47 dB) all int8, for 113 KB more
+  -0.30 dB; -0.40 dB with the 2026-12-08 preset), against -0.18 dB (worst
+  -1.47 dB) all int8, for 113 KB more
   (``lite_hints``, 20 ImageNet photos, ``benchmarks/export_hints.py``).
 * float16: float16 constants turn the propagation's guard against 0/0
   (1e-30) into 0: with no hint at all, every pixel was NaN.
