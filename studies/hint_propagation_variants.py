@@ -38,34 +38,12 @@ def solve(F, hint, mask, lam=1e-6, prior=None):
     """Levin's solve over feature image F [h, w, k] (already divided by
     their widths): weights exp(-|ΔF|²/2); decay lam towards ``prior``
     [h, w, C] (0 if None). hint [h, w, C], mask [h, w, 1]."""
-    import scipy.sparse as sp
-    import scipy.sparse.linalg as spla
-
     h, w = F.shape[:2]
-    C = hint.shape[-1]
     right = np.zeros((h, w))
     down = np.zeros((h, w))
     right[:, :-1] = np.exp(-0.5 * np.square(F[:, 1:] - F[:, :-1]).sum(-1))
     down[:-1, :] = np.exp(-0.5 * np.square(F[1:, :] - F[:-1, :]).sum(-1))
-    idx = np.arange(h * w).reshape(h, w)
-    rows = np.concatenate([idx[:, :-1].ravel(), idx[:-1, :].ravel()])
-    cols = np.concatenate([idx[:, 1:].ravel(), idx[1:, :].ravel()])
-    vals = np.concatenate([right[:, :-1].ravel(), down[:-1, :].ravel()])
-    W = sp.coo_matrix((vals, (rows, cols)), shape=(h * w, h * w)).tocsr()
-    W = W + W.T
-    A = sp.diags(np.asarray(W.sum(1)).ravel() + lam) - W
-    fixed = mask.reshape(-1) > 0.5
-    free = ~fixed
-    out = np.zeros((h * w, C))
-    x_c = hint.reshape(-1, C)[fixed]
-    out[fixed] = x_c
-    if not fixed.any():
-        return (prior if prior is not None else out.reshape(h, w, C)).copy()
-    rhs = W[free][:, fixed] @ x_c
-    if prior is not None:
-        rhs = rhs + lam * prior.reshape(-1, C)[free]
-    out[free] = spla.splu(A[free][:, free].tocsc()).solve(np.ascontiguousarray(rhs))
-    return out.reshape(h, w, C)
+    return P.solve_weights(right, down, hint, mask[..., 0] > 0.5, lam, prior)
 
 
 def load(folders, photos, size, seed=0):

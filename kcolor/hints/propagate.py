@@ -78,9 +78,6 @@ def propagate(L, hint_ab, mask, sigma=SIGMA, lam=LAM):
       sigma, lam: the affinity's width in L units and the decay to gray.
 
     Hinted pixels keep their hint exactly; with no hint, all zeros."""
-    import scipy.sparse as sp
-    import scipy.sparse.linalg as spla
-
     L = _as_hw(L, 1)
     h, w = L.shape[:2]
     hint = _as_hw(hint_ab, np.shape(hint_ab)[-1])  # a, b (and more channels if given)
@@ -88,28 +85,41 @@ def propagate(L, hint_ab, mask, sigma=SIGMA, lam=LAM):
     m = _as_hw(mask, 1)[..., 0] > 0.5
     if hint.shape[:2] != (h, w) or m.shape != (h, w):
         raise ValueError(f"L {L.shape}, hint_ab {hint.shape} and mask {m.shape} differ in size")
-    out = np.zeros((h, w, C), np.float64)
     if not m.any():
-        return out.astype(np.float32)
+        return np.zeros((h, w, C), np.float32)
     right, down = weights(L, sigma)
+    return solve_weights(right, down, hint, m, lam).astype(np.float32)
+
+
+def solve_weights(right, down, hint, fixed, lam=LAM, prior=None):
+    """The minimiser over given 4-neighbour affinities (``weights``' right
+    and down [h, w]): x [h, w, C] float64 held to ``hint`` [h, w, C] where
+    ``fixed`` [h, w] is true, decaying by ``lam`` towards ``prior`` [h, w, C]
+    (0 when None) elsewhere. ``propagate`` with its own affinities; also for
+    studies of other affinities and priors."""
+    import scipy.sparse as sp
+    import scipy.sparse.linalg as spla
+
+    h, w = right.shape
+    C = hint.shape[-1]
     idx = np.arange(h * w).reshape(h, w)
     rows = np.concatenate([idx[:, :-1].ravel(), idx[:-1, :].ravel()])
     cols = np.concatenate([idx[:, 1:].ravel(), idx[1:, :].ravel()])
     vals = np.concatenate([right[:, :-1].ravel(), down[:-1, :].ravel()])
     W = sp.coo_matrix((vals, (rows, cols)), shape=(h * w, h * w)).tocsr()
     W = W + W.T
-    deg = np.asarray(W.sum(1)).ravel()
-    A = sp.diags(deg + lam) - W
-    fixed = m.ravel()
+    A = sp.diags(np.asarray(W.sum(1)).ravel() + lam) - W
+    fixed = np.asarray(fixed, bool).reshape(-1)
     free = ~fixed
-    x_c = hint.reshape(-1, C)[fixed]
-    flat = out.reshape(-1, C)
-    flat[fixed] = x_c
-    if free.any():
-        A_ff = A[free][:, free].tocsc()
+    out = np.zeros((h * w, C)) if prior is None else np.array(prior, np.float64).reshape(-1, C)
+    x_c = np.asarray(hint, np.float64).reshape(-1, C)[fixed]
+    out[fixed] = x_c
+    if free.any() and fixed.any():
         rhs = W[free][:, fixed] @ x_c
-        flat[free] = spla.splu(A_ff).solve(np.ascontiguousarray(rhs))
-    return out.astype(np.float32)
+        if prior is not None:
+            rhs = rhs + lam * out[free]
+        out[free] = spla.splu(A[free][:, free].tocsc()).solve(np.ascontiguousarray(rhs))
+    return out.reshape(h, w, C)
 
 
 # --- at the network's output stride ---------------------------------------
